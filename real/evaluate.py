@@ -1,0 +1,47 @@
+"""The function each reduce task runs: evaluate its items with Chainer, K times each.
+
+It runs inside PySpark's Python workers. Chainer is imported and the model built there, on
+first use, and kept in a module-level cache keyed by the broadcast id: Spark reuses Python
+workers (`spark.python.worker.reuse=true`), so later tasks of the same application skip
+the build. `repeat` evaluates a shard K times so that a task lasts long enough (seconds) to
+be comparable with `spark.locality.wait`; the answer is the same every time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+_MODELS: dict = {}
+
+
+def _model(weights_bc):
+    model = _MODELS.get(weights_bc.id)
+    if model is None:
+        from real import model as mlp
+        model = _MODELS[weights_bc.id] = mlp.build(weights_bc.value)
+    return model
+
+
+def partition_evaluator(weights_bc, repeat: int):
+    """A `mapPartitions` function yielding one result row per item of the partition."""
+
+    def evaluate(items):
+        from pyspark import TaskContext
+
+        from real import model as mlp
+
+        ctx = TaskContext.get()
+        net = _model(weights_bc)
+        host = os.environ.get("SPARK_LOCAL_IP", "?")
+        for key, (images, labels) in items:
+            start, cpu = time.time(), time.process_time()
+            for _ in range(repeat):
+                pred = mlp.predict(net, images)
+            yield {
+                "key": key, "correct": int((pred == labels).sum()), "n": int(len(labels)),
+                "partition": ctx.partitionId(), "stage": ctx.stageId(), "host": host,
+                "start": start, "seconds": time.time() - start, "cpu_seconds": time.process_time() - cpu,
+            }
+
+    return evaluate

@@ -1,0 +1,179 @@
+"""The study's driver program, run as its own process: `python -m real.job ...`.
+
+One run = one fresh SparkContext: load MNIST and the (cached) MLP weights, build the keyed
+items, `sc.parallelize(items, map_slices)` (1 slice by default, as in the study, so all
+shuffle output sits on one executor), `.partitionBy(P)`, evaluate every partition with
+Chainer in `mapPartitions`, collect per-item accuracy and check that every item came back
+once. Before the job, it waits until all N executors have registered, so that N nodes
+means N. The result (timings, app id, accuracy, per-item rows) is written as JSON to
+`--result`; the exit status says what went wrong (see `EXIT_*`). Started by `real.runner`
+with `PYSPARK_PYTHON` and `PYTHONHASHSEED` set, so a crash cannot take down a sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_EXECUTORS = 3   # not all N executors registered in time
+EXIT_INCOMPLETE = 4  # an item is missing or came back twice
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m real.job", description=__doc__.split("\n\n")[0])
+    p.add_argument("--master", required=True, help="spark://host:port")
+    p.add_argument("--nodes", type=int, required=True, help="executors to wait for (one per worker)")
+    p.add_argument("--cores", type=int, default=8, help="spark.executor.cores")
+    p.add_argument("--executor-memory", default="1g", help="spark.executor.memory")
+    p.add_argument("--partitions", type=int, required=True, help="P of partitionBy(P)")
+    p.add_argument("--wait", default="3s", help="spark.locality.wait")
+    p.add_argument("--items", type=int, default=40)
+    p.add_argument("--key-format", default="shard-{:02d}")
+    p.add_argument("--test-limit", type=int, default=None, help="use only the first N test images")
+    p.add_argument("--map-slices", type=int, default=1, help="numSlices of parallelize")
+    p.add_argument("--work-repeat", type=int, default=1, help="evaluate each shard K times")
+    p.add_argument("--mnist-dir", default=None)
+    p.add_argument("--weights-cache", default=str(REPO_ROOT / ".sparkdelay" / "weights"))
+    p.add_argument("--eventlog-dir", required=True)
+    p.add_argument("--eventlog-codec", default="none", choices=["none", "zstd", "lz4"])
+    p.add_argument("--register-wait", default="120s", help="spark.scheduler.maxRegisteredResourcesWaitingTime")
+    p.add_argument("--app-name", default="sparkdelay-chainer-mnist")
+    p.add_argument("--result", required=True, help="write the result JSON here")
+    return p.parse_args(argv)
+
+
+def spark_conf(args) -> dict[str, str]:
+    """Every setting that shapes placement, spelled as Spark spells it."""
+    seed = os.environ.get("PYTHONHASHSEED", "0")
+    conf = {
+        "spark.master": args.master,
+        "spark.app.name": args.app_name,
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.ui.enabled": "false",
+        "spark.executor.cores": str(args.cores),
+        "spark.executor.memory": args.executor_memory,
+        # N executors of `cores` slots each, and no job before all of them registered.
+        "spark.cores.max": str(args.nodes * args.cores),
+        "spark.scheduler.minRegisteredResourcesRatio": "1.0",
+        "spark.scheduler.maxRegisteredResourcesWaitingTime": args.register_wait,
+        "spark.default.parallelism": str(args.partitions),
+        "spark.locality.wait": args.wait,
+        "spark.python.worker.reuse": "true",
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": Path(args.eventlog_dir).resolve().as_uri(),
+        "spark.executorEnv.PYTHONHASHSEED": seed,
+        # One BLAS thread per task: a task slot is one thread, as on the study's nodes.
+        "spark.executorEnv.OPENBLAS_NUM_THREADS": "1",
+        "spark.executorEnv.OMP_NUM_THREADS": "1",
+        "spark.executorEnv.PYTHONPATH": str(REPO_ROOT),
+    }
+    if args.eventlog_codec != "none":
+        conf["spark.eventLog.compress"] = "true"
+        conf["spark.eventLog.compression.codec"] = args.eventlog_codec
+    return conf
+
+
+def registered_executors(sc) -> list[str]:
+    """Hosts of the registered executors (the driver's own entry left out)."""
+    infos = sc._jsc.sc().statusTracker().getExecutorInfos()
+    driver = sc._jsc.sc().env().blockManager().blockManagerId().hostPort()
+    hosts = []
+    for info in infos:
+        hp = f"{info.host()}:{info.port()}"
+        if hp != driver:
+            hosts.append(info.host())
+    return sorted(hosts)
+
+
+def main(argv=None) -> int:
+    program_start = time.time()
+    args = parse_args(argv)
+    result: dict = {"status": "error", "program_start": program_start}
+    try:
+        return _run(args, result, program_start)
+    except Exception as exc:  # recorded in the result; the sweep goes on
+        result.setdefault("error", f"{type(exc).__name__}: {exc}"[:2000])
+        return EXIT_ERROR
+    finally:
+        result["driver_end"] = time.time()
+        tmp = Path(args.result).with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, indent=1))
+        os.replace(tmp, args.result)
+
+
+def _run(args, result: dict, program_start: float) -> int:
+    from real import items as itemsmod
+    from real import mnist
+    from real import model as mlp
+    from real.evaluate import partition_evaluator
+
+    data = mnist.load(args.mnist_dir)
+    weights, wpath, trained = mlp.load_or_train(data.x_train, data.y_train, Path(args.weights_cache))
+    net = mlp.build(weights)
+    result["accuracy"] = float((mlp.predict(net, data.x_test) == data.y_test).mean())
+    result.update(mnist_source=data.source, weights=str(wpath), trained_now=trained,
+                  train_images=int(len(data.x_train)), test_images=int(len(data.x_test)))
+    items = itemsmod.make_items(data.x_test, data.y_test, args.items, args.key_format, args.test_limit)
+    expected = [k for k, _ in items]
+
+    from pyspark import SparkConf, SparkContext
+
+    Path(args.eventlog_dir).mkdir(parents=True, exist_ok=True)
+    conf = SparkConf().setAll(list(spark_conf(args).items()))
+    sc = SparkContext(conf=conf)
+    try:
+        sc.setLogLevel("WARN")
+        result.update(app_id=sc.applicationId, spark_version=sc.version)
+        # minRegisteredResourcesRatio makes the constructor wait, but only up to the
+        # waiting time; check that all N executors are really there.
+        deadline = time.time() + 30
+        hosts = registered_executors(sc)
+        while len(hosts) < args.nodes and time.time() < deadline:
+            time.sleep(0.5)
+            hosts = registered_executors(sc)
+        result.update(context_ready=time.time(), executors=hosts)
+        if len(hosts) < args.nodes:
+            result.update(status="executors-missing",
+                          error=f"only {len(hosts)} of {args.nodes} executors registered: {hosts}")
+            return EXIT_EXECUTORS
+        weights_bc = sc.broadcast(weights)
+        rdd = (sc.parallelize(items, args.map_slices)
+                 .partitionBy(args.partitions)
+                 .mapPartitions(partition_evaluator(weights_bc, args.work_repeat)))
+        result["collect_start"] = time.time()
+        rows = rdd.collect()
+        result["collect_end"] = time.time()
+    finally:
+        sc.stop()
+    result["rows"] = rows
+    got = [r["key"] for r in rows]
+    missing = sorted(set(expected) - set(got))
+    dupes = sorted({k for k in got if got.count(k) > 1})
+    correct, total = sum(r["correct"] for r in rows), sum(r["n"] for r in rows)
+    result.update(
+        items_expected=len(expected), items_returned=len(got),
+        item_accuracy=correct / total if total else None,
+        driver_wall_s=result["collect_end"] - program_start,
+        collect_s=result["collect_end"] - result["collect_start"],
+    )
+    if missing or dupes or len(got) != len(expected):
+        result.update(status="incomplete", error=f"missing items {missing}, duplicated {dupes}")
+        return EXIT_INCOMPLETE
+    result["status"] = "ok"
+    print(f"{args.app_id if hasattr(args, 'app_id') else result['app_id']}: {len(got)} items, "
+          f"accuracy {result['item_accuracy']:.4f} on {total} test images, "
+          f"{result['driver_wall_s']:.1f}s from program start", flush=True)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

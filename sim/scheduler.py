@@ -1,0 +1,182 @@
+"""Spark's TaskSchedulerImpl: the offer round that turns free cores into task launches.
+
+`resource_offers` is one call of Spark's `resourceOffers(offers, isAllFreeResources)`: it
+registers executors it has not seen (which can make new locality levels valid), shuffles the
+offers once with the seeded generator, then for each schedulable taskset in FIFO order
+(priority = job id, then stage id) and each of its valid levels, ascending, repeats passes over
+the offers, at most one task per offer per pass, until a pass launches nothing. After a
+taskset's passes it applies the 3.1+ timer rule (SPARK-18886): reset only after a reject-free
+round that launched something, and after any reject only a full round can reset. The caller
+(a backend, the SimPy model or a scenario replay) owns free cores and time; this class holds
+no clock. Times are milliseconds.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from .config import SchedulerConf, SparkVersion
+from .executors import ExecutorRegistry
+from .locality import TaskLocality, TaskLocation
+from .taskset_manager import TaskSetManager
+
+
+@dataclass(frozen=True)
+class WorkerOffer:
+    executor_id: str
+    host: str
+    cores: int  # free cores now
+
+
+@dataclass(frozen=True)
+class TaskLaunch:
+    taskset_id: str
+    stage_id: int
+    index: int
+    attempt: int
+    executor_id: str
+    host: str
+    locality: TaskLocality
+    cpus: int
+
+
+class TaskScheduler:
+    def __init__(self, conf: SchedulerConf, seed: int = 0, racks: Mapping[str, str] | None = None):
+        self.conf = conf
+        self.rng = random.Random(seed)
+        self.registry = ExecutorRegistry(racks)
+        self._tasksets: dict[str, TaskSetManager] = {}   # not yet finished, in submission order
+        self._all_tasksets: dict[str, TaskSetManager] = {}
+        self._order: dict[str, int] = {}
+        self._no_rejects_since_last_reset: dict[str, bool] = {}
+        self._stage_attempts: dict[int, int] = {}
+
+    # ------------------------------------------------------------------ tasksets
+    def submit_taskset(self, taskset_id: str, stage_id: int, prefs: Sequence[Sequence[TaskLocation]],
+                       now_ms: float, priority: int = 0, cpus_per_task: int | None = None,
+                       is_shuffle_map: bool = False) -> TaskSetManager:
+        if taskset_id in self._all_tasksets:
+            raise ValueError(f"taskset {taskset_id!r} was already submitted")
+        # A new attempt of a stage makes the earlier attempts zombies (TSI.submitTasks).
+        for other in self._tasksets.values():
+            if other.stage_id == stage_id:
+                other.is_zombie = True
+        attempt = self._stage_attempts.get(stage_id, -1) + 1
+        self._stage_attempts[stage_id] = attempt
+        tsm = TaskSetManager(taskset_id, stage_id, prefs, self.conf, self.registry, now_ms,
+                             priority=priority, stage_attempt=attempt, cpus_per_task=cpus_per_task,
+                             is_shuffle_map=is_shuffle_map)
+        self._tasksets[taskset_id] = tsm
+        self._all_tasksets[taskset_id] = tsm
+        self._order[taskset_id] = len(self._order)
+        self._drop_finished()
+        return tsm
+
+    def taskset(self, taskset_id: str) -> TaskSetManager:
+        return self._all_tasksets[taskset_id]
+
+    def is_taskset_finished(self, taskset_id: str) -> bool:
+        tsm = self._all_tasksets[taskset_id]
+        return tsm.tasks_successful == tsm.num_tasks
+
+    def _drop_finished(self) -> None:
+        for taskset_id in [t for t, tsm in self._tasksets.items() if tsm.is_finished()]:
+            del self._tasksets[taskset_id]
+            self._no_rejects_since_last_reset.pop(taskset_id, None)
+
+    def _sorted_tasksets(self) -> list[TaskSetManager]:
+        if self.conf.spark_version >= SparkVersion(3, 0):
+            candidates = [t for t in self._tasksets.values() if t.is_schedulable()]
+        else:
+            candidates = list(self._tasksets.values())
+        # FIFO: priority (the job id), then stage id, then submission order.
+        candidates.sort(key=lambda t: (t.priority, t.stage_id, self._order[t.taskset_id]))
+        return candidates
+
+    # ------------------------------------------------------------------ the round
+    def resource_offers(self, offers: Sequence[WorkerOffer], all_free: bool, now_ms: float,
+                        shuffle: bool = True) -> list[TaskLaunch]:
+        new_executor = False
+        for offer in offers:
+            # Seen in an offer = alive, even with 0 free cores.
+            new_executor |= self.registry.add(offer.executor_id, offer.host)
+        shuffled = list(offers)
+        if shuffle:
+            self.rng.shuffle(shuffled)
+        available = [offer.cores for offer in shuffled]
+        launches: list[TaskLaunch] = []
+        tasksets = self._sorted_tasksets()
+        if new_executor:
+            for tsm in tasksets:
+                tsm.executor_added()
+        for tsm in tasksets:
+            launched_any = False
+            no_rejects = True
+            global_min: TaskLocality | None = None
+            for max_locality in list(tsm.levels):
+                while True:
+                    pass_no_rejects, pass_min = self._offer_single_taskset(
+                        tsm, max_locality, shuffled, available, now_ms, launches)
+                    no_rejects &= pass_no_rejects
+                    if pass_min is None:
+                        break
+                    launched_any = True
+                    global_min = pass_min if global_min is None else min(global_min, pass_min)
+            if not self.conf.legacy_reset:
+                self._apply_reset_rule(tsm, all_free, launched_any, no_rejects, global_min, now_ms)
+        return launches
+
+    def _offer_single_taskset(self, tsm: TaskSetManager, max_locality: TaskLocality,
+                              shuffled: Sequence[WorkerOffer], available: list[int], now_ms: float,
+                              launches: list[TaskLaunch]):
+        """One pass: each offer with enough free CPUs is asked for at most one task."""
+        cpus = tsm.cpus_per_task
+        no_rejects = True
+        min_locality: TaskLocality | None = None
+        for i, offer in enumerate(shuffled):
+            if available[i] < cpus:
+                continue  # a skipped offer is never a reject
+            index, locality, reject = tsm.resource_offer(offer.executor_id, offer.host, max_locality, now_ms)
+            no_rejects &= not reject
+            if index is None:
+                continue
+            available[i] -= cpus
+            launches.append(TaskLaunch(tsm.taskset_id, tsm.stage_id, index, tsm.attempt_of(index),
+                                       offer.executor_id, offer.host, locality, cpus))
+            min_locality = locality if min_locality is None else min(min_locality, locality)
+        return no_rejects, min_locality
+
+    def _apply_reset_rule(self, tsm: TaskSetManager, all_free: bool, launched_any: bool,
+                          no_rejects: bool, global_min: TaskLocality | None, now_ms: float) -> None:
+        """SPARK-18886 (3.1+): reset only after reject-free rounds."""
+        key = tsm.taskset_id
+        if no_rejects:
+            if launched_any and (all_free or self._no_rejects_since_last_reset.get(key, True)):
+                tsm.reset_delay_timer(now_ms, global_min)
+                self._no_rejects_since_last_reset[key] = True
+        else:
+            self._no_rejects_since_last_reset[key] = False
+
+    # ------------------------------------------------------------------ status updates
+    def task_finished(self, taskset_id: str, index: int, now_ms: float) -> None:
+        self._all_tasksets[taskset_id].handle_successful_task(index)
+        self._drop_finished()
+
+    def task_failed(self, taskset_id: str, index: int, now_ms: float,
+                    counts_toward_failures: bool = True) -> None:
+        """A running copy failed; it is re-queued. Spark follows this with a full round (revive)."""
+        self._all_tasksets[taskset_id].handle_failed_task(index, counts_toward_failures)
+        self._drop_finished()
+
+    def executor_lost(self, executor_id: str, now_ms: float, counts_toward_failures: bool = True) -> dict[str, list[int]]:
+        """Forget the executor and re-queue its tasks; returns taskset id -> re-queued indices."""
+        self.registry.remove(executor_id)
+        requeued = {}
+        for tsm in list(self._tasksets.values()):
+            indices = tsm.executor_lost(executor_id, counts_toward_failures)
+            if indices:
+                requeued[tsm.taskset_id] = indices
+        self._drop_finished()
+        return requeued

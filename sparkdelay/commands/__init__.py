@@ -1,0 +1,1 @@
+"""Subcommands of `sparkdelay`; `sparkdelay.cli` finds every module here."""
