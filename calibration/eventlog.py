@@ -22,7 +22,7 @@ from sparkdelay.errors import UserError
 from .codecs import iter_chunks
 from .records import EventLog, Executor, Job, Stage, Task
 
-_EVENTS_FILE = re.compile(r"^events_(\d+)_")
+EVENTS_FILE_RE = re.compile(r"^events_(\d+)_")
 ROLLING_PREFIX = "eventlog_v2_"
 
 
@@ -66,7 +66,7 @@ def log_files(path: str | Path) -> tuple[list[Path], bool]:
         return [path], path.name.endswith(".inprogress")
     events = []
     for child in path.iterdir():
-        m = _EVENTS_FILE.match(child.name)
+        m = EVENTS_FILE_RE.match(child.name)
         if m and child.is_file():
             events.append((int(m.group(1)), child))
     if not events:

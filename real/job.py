@@ -69,6 +69,8 @@ def spark_conf(args) -> dict[str, str]:
         "spark.locality.wait": args.wait,
         "spark.python.worker.reuse": "true",
         "spark.eventLog.enabled": "true",
+        # One plain file per application (Spark 4 defaults to rolling event-log dirs).
+        "spark.eventLog.rolling.enabled": "false",
         "spark.eventLog.dir": Path(args.eventlog_dir).resolve().as_uri(),
         "spark.executorEnv.PYTHONHASHSEED": seed,
         # One BLAS thread per task: a task slot is one thread, as on the study's nodes.
@@ -148,7 +150,7 @@ def _run(args, result: dict, program_start: float) -> int:
         weights_bc = sc.broadcast(weights)
         rdd = (sc.parallelize(items, args.map_slices)
                  .partitionBy(args.partitions)
-                 .mapPartitions(partition_evaluator(weights_bc, args.work_repeat)))
+                 .mapPartitions(partition_evaluator(weights_bc, wpath.stem, args.work_repeat)))
         result["collect_start"] = time.time()
         rows = rdd.collect()
         result["collect_end"] = time.time()
@@ -169,7 +171,7 @@ def _run(args, result: dict, program_start: float) -> int:
         result.update(status="incomplete", error=f"missing items {missing}, duplicated {dupes}")
         return EXIT_INCOMPLETE
     result["status"] = "ok"
-    print(f"{args.app_id if hasattr(args, 'app_id') else result['app_id']}: {len(got)} items, "
+    print(f"{result['app_id']}: {len(got)} items, "
           f"accuracy {result['item_accuracy']:.4f} on {total} test images, "
           f"{result['driver_wall_s']:.1f}s from program start", flush=True)
     return EXIT_OK

@@ -109,8 +109,8 @@ class SchedulerConf:
 
         def wait(key: str) -> float:
             # .process/.node/.rack fall back to spark.locality.wait, as in Spark.
-            value = conf.get(key, get("spark.locality.wait"))
-            return parse_duration_ms(value, where=f"{where}: {key}")
+            source = key if key in conf else "spark.locality.wait"
+            return parse_duration_ms(get(source), where=f"{where}: {source}")
 
         legacy_given = "spark.locality.wait.legacyResetOnTaskLaunch" in conf
         legacy = parse_bool(get("spark.locality.wait.legacyResetOnTaskLaunch"),

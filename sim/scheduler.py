@@ -40,6 +40,7 @@ class TaskLaunch:
     host: str
     locality: TaskLocality
     cpus: int
+    max_locality: TaskLocality = TaskLocality.ANY  # the pass's cap; NO_PREF passes skip the timer
 
 
 class TaskScheduler:
@@ -144,7 +145,7 @@ class TaskScheduler:
                 continue
             available[i] -= cpus
             launches.append(TaskLaunch(tsm.taskset_id, tsm.stage_id, index, tsm.attempt_of(index),
-                                       offer.executor_id, offer.host, locality, cpus))
+                                       offer.executor_id, offer.host, locality, cpus, max_locality))
             min_locality = locality if min_locality is None else min(min_locality, locality)
         return no_rejects, min_locality
 

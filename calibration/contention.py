@@ -1,0 +1,69 @@
+"""Recover each task's CPU demand from its wall-clock interval, and which tasks started a worker.
+
+Tasks on one machine share its C cores by processor sharing: while n tasks run there, each
+progresses at min(1, C/n). A task observed from launch to finish therefore received
+`integral of min(1, C/n(t)) dt` CPU seconds over its lifetime, with n(t) counted from every
+task of the log on the same machine; that is the demand the cost model must reproduce.
+PySpark keeps finished Python workers for reuse (`spark.python.worker.reuse`), one pool per
+executor: a task takes an idle worker if one exists and otherwise forks a fresh one, so
+replaying launches and finishes in time order says which tasks paid the worker start-up.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable, Iterable
+
+from .records import Task
+
+
+def cpu_demands(tasks: Iterable[Task], machine_of: Callable[[Task], tuple[str, int]]) -> dict[int, float]:
+    """task_id -> CPU seconds received; `machine_of(task)` gives (machine name, cores)."""
+    by_machine: dict[str, list[Task]] = defaultdict(list)
+    cores: dict[str, int] = {}
+    for t in tasks:
+        if t.finish_ms is None:
+            continue
+        name, c = machine_of(t)
+        by_machine[name].append(t)
+        cores[name] = c
+    out: dict[int, float] = {}
+    for name, group in by_machine.items():
+        out.update(_shared_progress(group, cores[name]))
+    return out
+
+
+def _shared_progress(tasks: list[Task], cores: int) -> dict[int, float]:
+    # Sweep the machine's timeline; between two consecutive launch/finish instants n is
+    # constant, so every running task gains (dt * min(1, C/n)) in that segment.
+    events = sorted({t.launch_ms for t in tasks} | {t.finish_ms for t in tasks})
+    rate_cum = [0.0]  # cumulative per-task progress (ms of CPU) at each event instant
+    for a, b in zip(events, events[1:]):
+        n = sum(1 for t in tasks if t.launch_ms <= a and t.finish_ms >= b)
+        rate_cum.append(rate_cum[-1] + (b - a) * (min(1.0, cores / n) if n else 1.0))
+    at = {ms: i for i, ms in enumerate(events)}
+    return {t.task_id: (rate_cum[at[t.finish_ms]] - rate_cum[at[t.launch_ms]]) / 1000.0 for t in tasks}
+
+
+def fresh_worker_tasks(tasks: Iterable[Task]) -> set[int]:
+    """Task ids that found no idle Python worker on their executor (so started a new one)."""
+    fresh: set[int] = set()
+    by_exec: dict[str, list[Task]] = defaultdict(list)
+    for t in tasks:
+        by_exec[t.executor_id].append(t)
+    for group in by_exec.values():
+        # A worker is back in the pool once its task finished (ties: finish before launch).
+        timeline = sorted(
+            [(t.launch_ms, 1, t) for t in group]
+            + [(t.finish_ms, 0, t) for t in group if t.finish_ms is not None],
+            key=lambda e: (e[0], e[1], e[2].task_id),
+        )
+        idle = 0
+        for _, is_launch, t in timeline:
+            if not is_launch:
+                idle += 1
+            elif idle:
+                idle -= 1
+            else:
+                fresh.add(t.task_id)
+    return fresh
