@@ -25,14 +25,18 @@ from sim.costs import MODEL_FORMAT, CostModel
 
 from .samples import DriverSample, TaskSample
 
-REDUCE_PARAMS = ("worker_startup_s", "task_overhead_s", "cpu_per_item_s", "cpu_per_byte_s")
-MAP_PARAMS = ("map_task_overhead_s", "map_cpu_per_item_s")
+PARAMS = ("task_overhead_s", "map_task_overhead_s", "worker_startup_s", "cpu_per_item_s", "cpu_per_byte_s",
+          "map_cpu_per_item_s")
+INTERCEPTS = ("task_overhead_s", "map_task_overhead_s")
 DRIVER_PARAMS = ("submit_delay_s", "stage_gap_s", "collect_s")
-# Collinear columns are dropped in this order; the intercepts are always kept.
-_REDUCE_DROP_ORDER = ("cpu_per_byte_s", "worker_startup_s", "cpu_per_item_s")
-_MAP_DROP_ORDER = ("map_cpu_per_item_s",)
+# Redundant columns are dropped in this order; the two intercepts are always kept.
+_DROP_ORDER = ("cpu_per_byte_s", "worker_startup_s", "cpu_per_item_s", "map_cpu_per_item_s")
+_WHY = {"worker_startup_s": "every task or no task started a fresh worker",
+        "cpu_per_item_s": "every reduce task had the same number of items",
+        "cpu_per_byte_s": "shuffle bytes follow the item counts",
+        "map_cpu_per_item_s": "every map task had the same number of items"}
 _COLLINEAR_R2 = 0.999
-_MIN_ROBUST_SCALE_S = 0.01  # below timestamp resolution effects, residuals count as exact
+_MIN_ROBUST_SCALE_S = 0.01  # timestamps are ms-granular: residuals this small count as exact
 
 
 @dataclass
@@ -44,46 +48,53 @@ class LinearFit:
     notes: list[str] = field(default_factory=list)
 
 
-def _r2_against(col: np.ndarray, others: np.ndarray, has_intercept: bool) -> float:
-    """R^2 of explaining `col` by the columns of `others` (1.0 = fully redundant)."""
-    total = col - col.mean() if has_intercept else col
-    ss_tot = float(total @ total)
-    if ss_tot <= 1e-24 * max(1.0, float(col @ col)):
-        return 1.0  # constant (or zero) column: nothing an intercept cannot do
-    if others.shape[1] == 0:
-        return 0.0
-    coef, *_ = np.linalg.lstsq(others, col, rcond=None)
-    resid = col - others @ coef
-    return 1.0 - float(resid @ resid) / ss_tot
+def _redundancy(col: np.ndarray, others: np.ndarray, intercepts: np.ndarray) -> float:
+    """R^2 of explaining `col` by `others`, measured against its variation around the intercepts
+    (1.0 = fully redundant, including a column constant within each kind of task)."""
+    def resid(a, b):
+        if b.shape[1] == 0:
+            return a
+        coef, *_ = np.linalg.lstsq(b, a, rcond=None)
+        return a - b @ coef
+
+    dev = resid(col, intercepts)
+    ss_tot = float(dev @ dev)
+    if ss_tot <= 1e-20 * max(1.0, float(col @ col)):
+        return 1.0
+    r = resid(col, others)
+    return 1.0 - float(r @ r) / ss_tot
 
 
-def fit_linear(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], drop_order: tuple[str, ...],
-               why: dict[str, str]) -> LinearFit:
-    """Non-negative robust least squares of y on the columns of X (column 0 must not be dropped)."""
-    keep = list(range(len(names)))
-    notes = []
+def fit_linear(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], drop_order: tuple[str, ...] = (),
+               why: dict[str, str] | None = None, intercepts: tuple[str, ...] = ()) -> LinearFit:
+    """Non-negative robust least squares of y on the columns of X, after dropping redundant columns."""
+    keep = [j for j in range(len(names)) if np.any(X[:, j]) or names[j] not in drop_order]
+    notes = [f"{names[j]} not identifiable (no task exercises it); set to 0"
+             for j in range(len(names)) if j not in keep]
     scale = np.abs(X).max(axis=0)
     scale[scale == 0] = 1.0
     Xs = X / scale
+    icols = [names.index(n) for n in intercepts]
     for name in drop_order:
         j = names.index(name)
+        if j not in keep:
+            continue
         others = [k for k in keep if k != j]
-        has_intercept = any(np.allclose(Xs[:, k], Xs[0, k]) and Xs[0, k] != 0 for k in others)
-        if not np.any(X[:, j]) or _r2_against(Xs[:, j], Xs[:, others], has_intercept) > _COLLINEAR_R2:
+        if _redundancy(Xs[:, j], Xs[:, others], Xs[:, icols]) > _COLLINEAR_R2:
             keep.remove(j)
-            notes.append(f"{name} not identifiable ({why.get(name, 'collinear with the other terms')}); set to 0")
+            notes.append(f"{name} not identifiable ({(why or {}).get(name, 'collinear with the other terms')}); set to 0")
     A = Xs[:, keep]
     n, p = A.shape
     x0, _ = nnls(A, y)
     resid0 = A @ x0 - y
     mad = float(np.median(np.abs(resid0 - np.median(resid0)))) * 1.4826 if n else 0.0
-    f_scale = max(mad, _MIN_ROBUST_SCALE_S)
     if n > p:
-        sol = least_squares(lambda b: A @ b - y, x0 + 1e-12, bounds=(0.0, np.inf), loss="soft_l1", f_scale=f_scale,
-                            x_scale="jac")
+        sol = least_squares(lambda b: A @ b - y, x0, bounds=(0.0, np.inf), loss="soft_l1",
+                            f_scale=max(mad, _MIN_ROBUST_SCALE_S))
         beta = sol.x
     else:
         beta = x0
+    beta = np.where(beta < 1e-9 * max(1.0, float(np.abs(y).max(initial=0.0))), 0.0, beta)
     predicted = A @ beta
     residuals = y - predicted
     params = {name: 0.0 for name in names}
@@ -103,20 +114,21 @@ def fit_linear(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], drop_order:
     return LinearFit(params, se, predicted, residuals, notes)
 
 
-def _spreads(fit: LinearFit, fresh: np.ndarray, items: np.ndarray) -> dict[str, float]:
-    """sd of task overhead, worker start-up and per-item cost from squared residuals."""
-    n = len(fit.residuals)
+def _spreads(residuals: np.ndarray, fresh: np.ndarray, items: np.ndarray, params: dict[str, float],
+             nparams: int) -> dict[str, float]:
+    """sd of task overhead, worker start-up and per-item cost from reduce tasks' squared residuals."""
+    n = len(residuals)
     cols, names = [np.ones(n)], ["task_overhead_sd_s"]
-    if fit.se.get("worker_startup_s") is not None or fit.params["worker_startup_s"] > 0:
+    if params["worker_startup_s"] > 0 and fresh.any():
         cols.append(fresh.astype(float)); names.append("worker_startup_sd_s")
-    if fit.params["cpu_per_item_s"] > 0:
+    if params["cpu_per_item_s"] > 0:
         cols.append(items.astype(float)); names.append("cpu_per_item_sd_s")
     out = {"task_overhead_sd_s": 0.0, "worker_startup_sd_s": 0.0, "cpu_per_item_sd_s": 0.0}
-    p = sum(1 for v in fit.se.values() if v is not None) or 1
     if n <= len(cols):
         return out
-    # Residuals of a fit with p parameters under-state the noise by (n - p) / n.
-    target = fit.residuals ** 2 * (n / max(n - p, 1))
+    # Residuals of a fit with p parameters under-state the noise by about (n - p) / n.
+    total = max(n, nparams + 1)
+    target = residuals ** 2 * (total / max(total - nparams, 1))
     var, _ = nnls(np.column_stack(cols), target)
     for name, v in zip(names, var):
         out[name] = float(math.sqrt(v))
@@ -138,64 +150,57 @@ def _driver(samples: list[DriverSample]) -> tuple[dict[str, float], dict[str, fl
 class ModelFit:
     model: CostModel
     uncertainty: dict[str, float | None]
-    reduce: LinearFit
-    map: LinearFit | None
     tasks: list[TaskSample]
+    predicted: np.ndarray
     jobs: list[DriverSample]
     notes: list[str]
 
     @property
+    def residuals(self) -> np.ndarray:
+        return np.array([t.cpu_s for t in self.tasks]) - self.predicted
+
+    @property
     def rmse_s(self) -> float:
-        res = np.concatenate([self.reduce.residuals] + ([self.map.residuals] if self.map else []))
-        return float(math.sqrt(np.mean(res ** 2))) if len(res) else 0.0
+        r = self.residuals
+        return float(math.sqrt(np.mean(r ** 2))) if len(r) else 0.0
+
+
+def design_row(t: TaskSample) -> list[float]:
+    """The task's column values, in `PARAMS` order."""
+    fresh = float(t.fresh_worker)
+    if t.kind == "reduce":
+        return [1.0, 0.0, fresh, float(t.items), float(t.shuffle_read_bytes), 0.0]
+    return [0.0, 1.0, fresh, 0.0, 0.0, float(t.items or 0)]
 
 
 def fit_model(tasks: list[TaskSample], jobs: list[DriverSample]) -> ModelFit:
+    """Fit every task parameter jointly (worker start-up is shared by map and reduce tasks)."""
     from sparkdelay.errors import UserError
 
     reduce = [t for t in tasks if t.kind == "reduce"]
-    maps = [t for t in tasks if t.kind == "map"]
     if not reduce:
         raise UserError("no successful reduce tasks of a PySpark shuffle job (partitionBy -> collect) in the logs")
+    tasks = reduce + [t for t in tasks if t.kind == "map"]
     notes = []
     if any(t.items_source == "records" for t in reduce):
         notes.append("items per reduce task taken from shuffle records read (PySpark batches: give --workload for exact items)")
-    fresh = np.array([t.fresh_worker for t in reduce], dtype=float)
-    items = np.array([t.items for t in reduce], dtype=float)
-    X = np.column_stack([fresh, np.ones(len(reduce)), items, np.array([t.shuffle_read_bytes for t in reduce], float)])
-    y = np.array([t.cpu_s for t in reduce])
-    # Column order: keep the intercept first for fit_linear's contract.
-    order = (1, 0, 2, 3)
-    names = tuple(REDUCE_PARAMS[i] for i in order)
-    why = {"worker_startup_s": "every task or no task started a fresh worker",
-           "cpu_per_item_s": "every reduce task had the same number of items",
-           "cpu_per_byte_s": "shuffle bytes follow the item counts"}
-    rfit = fit_linear(X[:, order], y, names, _REDUCE_DROP_ORDER, why)
-    params = dict(rfit.params)
-    params.update(_spreads(rfit, fresh, items))
-    uncertainty = dict(rfit.se)
-
-    mfit = None
-    if maps and all(t.items is not None for t in maps):
-        mX = np.column_stack([np.ones(len(maps)), [t.items for t in maps]]).astype(float)
-        mfit = fit_linear(mX, np.array([t.cpu_s for t in maps]), MAP_PARAMS, _MAP_DROP_ORDER,
-                          {"map_cpu_per_item_s": "every map task had the same number of items"})
-    elif maps:
-        notes.append("map items unknown (no --workload): map_task_overhead_s is the mean map-task CPU")
-        mX = np.column_stack([np.ones(len(maps)), np.zeros(len(maps))])
-        mfit = fit_linear(mX, np.array([t.cpu_s for t in maps]), MAP_PARAMS, _MAP_DROP_ORDER,
-                          {"map_cpu_per_item_s": "map items unknown"})
-    else:
+    if any(t.kind == "map" and t.items is None for t in tasks):
+        notes.append("map items unknown (no --workload): map_task_overhead_s takes the whole map-task CPU")
+    if len(tasks) == len(reduce):
         notes.append("no map tasks: map parameters set to 0")
-    if mfit:
-        params.update(mfit.params)
-        uncertainty.update(mfit.se)
+    X = np.array([design_row(t) for t in tasks], dtype=float)
+    y = np.array([t.cpu_s for t in tasks])
+    lfit = fit_linear(X, y, PARAMS, _DROP_ORDER, _WHY, INTERCEPTS)
+    params = dict(lfit.params)
+    nparams = sum(1 for v in lfit.se.values() if v is not None) or len(PARAMS)
+    nr = len(reduce)
+    params.update(_spreads(lfit.residuals[:nr], X[:nr, 2], X[:nr, 3], params, nparams))
+    uncertainty = dict(lfit.se)
     dparams, dse = _driver(jobs)
     params.update(dparams)
     uncertainty.update(dse)
-    notes += rfit.notes + (mfit.notes if mfit else [])
     model = CostModel.from_params(params, where="fitted model")
-    return ModelFit(model, uncertainty, rfit, mfit, tasks, jobs, notes)
+    return ModelFit(model, uncertainty, tasks, lfit.predicted, jobs, notes + lfit.notes)
 
 
 def model_document(fit: ModelFit, logs: list[str], cluster: str | None, workload: str | None) -> dict:
@@ -203,16 +208,13 @@ def model_document(fit: ModelFit, logs: list[str], cluster: str | None, workload
     from dataclasses import asdict
 
     residuals = []
+    for t, pred in zip(fit.tasks, fit.predicted):
+        residuals.append({"app_id": t.app_id, "stage": t.stage_id, "index": t.index, "kind": t.kind,
+                          "executor": t.executor_id, "fresh_worker": t.fresh_worker, "items": t.items,
+                          "duration_s": round(t.duration_s, 4), "observed_cpu_s": round(t.cpu_s, 4),
+                          "predicted_cpu_s": round(float(pred), 4)})
     reduce = [t for t in fit.tasks if t.kind == "reduce"]
     maps = [t for t in fit.tasks if t.kind == "map"]
-    for group, lfit in ((reduce, fit.reduce), (maps, fit.map)):
-        if lfit is None:
-            continue
-        for t, pred in zip(group, lfit.predicted):
-            residuals.append({"app_id": t.app_id, "stage": t.stage_id, "index": t.index, "kind": t.kind,
-                              "executor": t.executor_id, "fresh_worker": t.fresh_worker, "items": t.items,
-                              "duration_s": round(t.duration_s, 4), "observed_cpu_s": round(t.cpu_s, 4),
-                              "predicted_cpu_s": round(float(pred), 4)})
     return {
         "format": MODEL_FORMAT,
         "params": asdict(fit.model),

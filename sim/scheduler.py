@@ -69,9 +69,13 @@ class TaskScheduler:
         tsm = TaskSetManager(taskset_id, stage_id, prefs, self.conf, self.registry, now_ms,
                              priority=priority, stage_attempt=attempt, cpus_per_task=cpus_per_task,
                              is_shuffle_map=is_shuffle_map)
-        self._tasksets[taskset_id] = tsm
-        self._all_tasksets[taskset_id] = tsm
         self._order[taskset_id] = len(self._order)
+        self._all_tasksets[taskset_id] = tsm
+        # Keep the live tasksets in FIFO order (priority = job id, then stage id, then
+        # submission) so that a round only filters, never sorts.
+        live = list(self._tasksets.values()) + [tsm]
+        live.sort(key=lambda t: (t.priority, t.stage_id, self._order[t.taskset_id]))
+        self._tasksets = {t.taskset_id: t for t in live}
         self._drop_finished()
         return tsm
 
@@ -82,19 +86,18 @@ class TaskScheduler:
         tsm = self._all_tasksets[taskset_id]
         return tsm.tasks_successful == tsm.num_tasks
 
-    def _drop_finished(self) -> None:
-        for taskset_id in [t for t, tsm in self._tasksets.items() if tsm.is_finished()]:
-            del self._tasksets[taskset_id]
-            self._no_rejects_since_last_reset.pop(taskset_id, None)
+    def _drop_finished(self, tsm: TaskSetManager | None = None) -> None:
+        """Remove finished tasksets (Spark's taskSetFinished); only `tsm` when given."""
+        candidates = [tsm] if tsm is not None else list(self._tasksets.values())
+        for t in candidates:
+            if t.is_finished() and t.taskset_id in self._tasksets:
+                del self._tasksets[t.taskset_id]
+                self._no_rejects_since_last_reset.pop(t.taskset_id, None)
 
     def _sorted_tasksets(self) -> list[TaskSetManager]:
         if self.conf.spark_version >= SparkVersion(3, 0):
-            candidates = [t for t in self._tasksets.values() if t.is_schedulable()]
-        else:
-            candidates = list(self._tasksets.values())
-        # FIFO: priority (the job id), then stage id, then submission order.
-        candidates.sort(key=lambda t: (t.priority, t.stage_id, self._order[t.taskset_id]))
-        return candidates
+            return [t for t in self._tasksets.values() if t.is_schedulable()]
+        return list(self._tasksets.values())
 
     # ------------------------------------------------------------------ the round
     def resource_offers(self, offers: Sequence[WorkerOffer], all_free: bool, now_ms: float,
@@ -104,7 +107,7 @@ class TaskScheduler:
             # Seen in an offer = alive, even with 0 free cores.
             new_executor |= self.registry.add(offer.executor_id, offer.host)
         shuffled = list(offers)
-        if shuffle:
+        if shuffle and len(shuffled) > 1:
             self.rng.shuffle(shuffled)
         available = [offer.cores for offer in shuffled]
         launches: list[TaskLaunch] = []
@@ -162,14 +165,16 @@ class TaskScheduler:
 
     # ------------------------------------------------------------------ status updates
     def task_finished(self, taskset_id: str, index: int, now_ms: float) -> None:
-        self._all_tasksets[taskset_id].handle_successful_task(index)
-        self._drop_finished()
+        tsm = self._all_tasksets[taskset_id]
+        tsm.handle_successful_task(index)
+        self._drop_finished(tsm)
 
     def task_failed(self, taskset_id: str, index: int, now_ms: float,
                     counts_toward_failures: bool = True) -> None:
         """A running copy failed; it is re-queued. Spark follows this with a full round (revive)."""
-        self._all_tasksets[taskset_id].handle_failed_task(index, counts_toward_failures)
-        self._drop_finished()
+        tsm = self._all_tasksets[taskset_id]
+        tsm.handle_failed_task(index, counts_toward_failures)
+        self._drop_finished(tsm)
 
     def executor_lost(self, executor_id: str, now_ms: float, counts_toward_failures: bool = True) -> dict[str, list[int]]:
         """Forget the executor and re-queue its tasks; returns taskset id -> re-queued indices."""
