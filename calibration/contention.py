@@ -4,9 +4,12 @@ Tasks on one machine share its C cores by processor sharing: while n tasks run t
 progresses at min(1, C/n). A task observed from launch to finish therefore received
 `integral of min(1, C/n(t)) dt` CPU seconds over its lifetime, with n(t) counted from every
 task of the log on the same machine; that is the demand the cost model must reproduce.
-PySpark keeps finished Python workers for reuse (`spark.python.worker.reuse`), one pool per
-executor: a task takes an idle worker if one exists and otherwise forks a fresh one, so
-replaying launches and finishes in time order says which tasks paid the worker start-up.
+PySpark keeps finished Python workers for reuse (`spark.python.worker.reuse`): a task takes an
+idle worker of its executor if one exists and otherwise forks a fresh one. The start-up the
+model charges is mostly importing what the stage's function needs (Chainer for the reduce side),
+which a worker reused from another stage has not done either, so, like `sim.engine`, a worker
+counts as warm only for the stage it already ran: pools are per (executor, stage). Replaying
+launches and finishes in time order then says which tasks paid the start-up.
 """
 
 from __future__ import annotations
@@ -46,11 +49,11 @@ def _shared_progress(tasks: list[Task], cores: int) -> dict[int, float]:
 
 
 def fresh_worker_tasks(tasks: Iterable[Task]) -> set[int]:
-    """Task ids that found no idle Python worker on their executor (so started a new one)."""
+    """Task ids that found no idle Python worker warm for their stage on their executor."""
     fresh: set[int] = set()
-    by_exec: dict[str, list[Task]] = defaultdict(list)
+    by_exec: dict[tuple[str, int], list[Task]] = defaultdict(list)
     for t in tasks:
-        by_exec[t.executor_id].append(t)
+        by_exec[(t.executor_id, t.stage_id)].append(t)
     for group in by_exec.values():
         # A worker is back in the pool once its task finished (ties: finish before launch).
         timeline = sorted(

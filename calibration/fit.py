@@ -1,14 +1,15 @@
 """Fit the cost model (`sim.costs.CostModel`) to samples recovered from event logs.
 
 Reduce tasks: cpu = worker_startup * [fresh worker] + task_overhead + items * cpu_per_item +
-shuffle bytes * cpu_per_byte; map tasks: cpu = map_task_overhead + items * map_cpu_per_item.
-Each is a linear model fitted by robust (soft-L1) least squares with every parameter >= 0,
+shuffle bytes * cpu_per_byte; map tasks: cpu = map_task_overhead + items * map_cpu_per_item, so
+the map side's own (small: it imports no Chainer) worker start is part of its overhead. Both
+kinds form one linear model, fitted by robust (soft-L1) least squares with every parameter >= 0,
 on columns scaled to unit size so seconds-per-byte and seconds-per-task are solved together.
 A column the data cannot tell apart from the others (bytes proportional to items, one item
 count for every map task, no fresh worker seen) is not fitted: its parameter is 0, its
 uncertainty null, and a note says why, so the rest absorb its cost as the data demand.
 Spreads follow the simulator's noise: var = task_overhead_sd^2 + fresh * worker_startup_sd^2 +
-items * cpu_per_item_sd^2, fitted by non-negative least squares on squared residuals. Driver
+items * cpu_per_item_sd^2, fitted by non-negative least squares on reduce tasks' squared residuals. Driver
 delays are medians over jobs. Standard errors are the usual s^2 (X'X)^-1 at the robust
 solution (normal-approximation, a guide rather than a guarantee).
 """
@@ -16,12 +17,13 @@ solution (normal-approximation, a guide rather than a guarantee).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy.optimize import least_squares, nnls
 
 from sim.costs import MODEL_FORMAT, CostModel
+from sparkdelay.errors import UserError
 
 from .samples import DriverSample, TaskSample
 
@@ -68,13 +70,13 @@ def _redundancy(col: np.ndarray, others: np.ndarray, intercepts: np.ndarray) -> 
 def fit_linear(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], drop_order: tuple[str, ...] = (),
                why: dict[str, str] | None = None, intercepts: tuple[str, ...] = ()) -> LinearFit:
     """Non-negative robust least squares of y on the columns of X, after dropping redundant columns."""
-    keep = [j for j in range(len(names)) if np.any(X[:, j]) or names[j] not in drop_order]
+    keep = [j for j in range(len(names)) if np.any(X[:, j])]
     notes = [f"{names[j]} not identifiable (no task exercises it); set to 0"
              for j in range(len(names)) if j not in keep]
     scale = np.abs(X).max(axis=0)
     scale[scale == 0] = 1.0
     Xs = X / scale
-    icols = [names.index(n) for n in intercepts]
+    icols = [names.index(n) for n in intercepts if names.index(n) in keep]
     for name in drop_order:
         j = names.index(name)
         if j not in keep:
@@ -94,7 +96,7 @@ def fit_linear(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], drop_order:
         beta = sol.x
     else:
         beta = x0
-    beta = np.where(beta < 1e-9 * max(1.0, float(np.abs(y).max(initial=0.0))), 0.0, beta)
+    beta = np.where(beta < 1e-6 * max(1.0, float(np.abs(y).max(initial=0.0))), 0.0, beta)
     predicted = A @ beta
     residuals = y - predicted
     params = {name: 0.0 for name in names}
@@ -168,15 +170,14 @@ class ModelFit:
 def design_row(t: TaskSample) -> list[float]:
     """The task's column values, in `PARAMS` order."""
     fresh = float(t.fresh_worker)
+    # No start-up column for map tasks: the brief's model has none (see the module docstring).
     if t.kind == "reduce":
         return [1.0, 0.0, fresh, float(t.items), float(t.shuffle_read_bytes), 0.0]
-    return [0.0, 1.0, fresh, 0.0, 0.0, float(t.items or 0)]
+    return [0.0, 1.0, 0.0, 0.0, 0.0, float(t.items or 0)]
 
 
 def fit_model(tasks: list[TaskSample], jobs: list[DriverSample]) -> ModelFit:
-    """Fit every task parameter jointly (worker start-up is shared by map and reduce tasks)."""
-    from sparkdelay.errors import UserError
-
+    """Fit every task parameter in one least-squares problem (map and reduce rows together)."""
     reduce = [t for t in tasks if t.kind == "reduce"]
     if not reduce:
         raise UserError("no successful reduce tasks of a PySpark shuffle job (partitionBy -> collect) in the logs")
@@ -205,8 +206,6 @@ def fit_model(tasks: list[TaskSample], jobs: list[DriverSample]) -> ModelFit:
 
 def model_document(fit: ModelFit, logs: list[str], cluster: str | None, workload: str | None) -> dict:
     """The `sparkdelay-model/1` document: params, uncertainty, fit report, sources."""
-    from dataclasses import asdict
-
     residuals = []
     for t, pred in zip(fit.tasks, fit.predicted):
         residuals.append({"app_id": t.app_id, "stage": t.stage_id, "index": t.index, "kind": t.kind,
@@ -218,7 +217,8 @@ def model_document(fit: ModelFit, logs: list[str], cluster: str | None, workload
     return {
         "format": MODEL_FORMAT,
         "params": asdict(fit.model),
-        "uncertainty": {k: v for k, v in fit.uncertainty.items()},
+        "uncertainty": {k: (v if v is not None and math.isfinite(v) else None)
+                        for k in asdict(fit.model) if k in fit.uncertainty for v in [fit.uncertainty[k]]},
         "fit_report": {
             "tasks": len(fit.tasks),
             "reduce_tasks": len(reduce),

@@ -4,7 +4,7 @@ A job counts when it succeeded and its result stage (the job's highest stage id:
 parents first) read a shuffle, i.e. the PySpark `partitionBy -> mapPartitions -> collect`
 shape; its other stages are the map side. Only the last attempt of each stage and only
 successful tasks become samples, but every task of the log counts for machine contention and
-for the Python worker pool. Items per reduce task come from the workload (exact partition sizes
+for the Python worker pools (with `spark.python.worker.reuse=false` every task starts a worker). Items per reduce task come from the workload (exact partition sizes
 for P = the result stage's task count); without one, from "Total Records Read", which for
 PySpark counts pickled batches, not items. Driver delays are job submission -> first launch,
 last map-stage completion -> first reduce launch, and last reduce finish -> job end.
@@ -80,7 +80,10 @@ def samples_from_log(log: EventLog, machines: MachineMap, workload: Workload | N
         return m.name, m.cores
 
     demand = cpu_demands(log.tasks, machine_of)
-    fresh = fresh_worker_tasks(log.tasks)
+    if log.properties.get("spark.python.worker.reuse", "true").strip().lower() == "false":
+        fresh = {t.task_id for t in log.tasks}  # every task forks its own worker
+    else:
+        fresh = fresh_worker_tasks(log.tasks)
     tasks: list[TaskSample] = []
     jobs: list[DriverSample] = []
     skipped = 0

@@ -239,6 +239,7 @@ class Cluster:
             if procs.group_members(rec):
                 procs.terminate_group(rec)
                 stopped.append(name)
+            procs.reap(rec)
             self.pidfile(name).unlink(missing_ok=True)
         self.state_file.unlink(missing_ok=True)
         return stopped

@@ -59,6 +59,7 @@ def spark_conf(args) -> dict[str, str]:
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
         "spark.executor.cores": str(args.cores),
         "spark.executor.memory": args.executor_memory,
         # N executors of `cores` slots each, and no job before all of them registered.

@@ -1,7 +1,8 @@
 """Processes the tool started, remembered in pid files so that exactly those can be ended.
 
-Each daemon is started in its own session, so its process group id equals its pid and
-holds everything it forks (a worker's executor JVMs and their Python workers). A pid file
+Each daemon is started in its own session, so its session id equals its pid and covers
+everything it forks (a worker's executor JVMs and their Python workers; PySpark's daemon
+moves into a process group of its own, so process groups would miss it, sessions do not). A pid file
 records the pid with the process's start time from /proc/<pid>/stat: a pid that the kernel
 has since reused for another program has a different start time and is left alone. This
 is what lets `cluster stop` clean up after a crash of the tool without touching anything
@@ -28,13 +29,13 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
-def _pgid_and_state(pid: int) -> tuple[int, str] | None:
+def _sid_and_state(pid: int) -> tuple[int, str] | None:
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = raw[raw.rfind(")") + 2:].split()
-    return int(fields[2]), fields[0]
+    return int(fields[3]), fields[0]
 
 
 def write_pidfile(path: Path, pid: int, **info) -> dict:
@@ -61,20 +62,20 @@ def is_alive(record: dict) -> bool:
     ticks = start_ticks(pid)
     if ticks is None or ticks != record.get("start_ticks"):
         return False
-    st = _pgid_and_state(pid)
+    st = _sid_and_state(pid)
     return st is not None and st[1] != "Z"
 
 
 def group_members(record: dict) -> list[int]:
-    """Live pids in the recorded process group that started no earlier than its leader."""
-    pgid, since = record["pid"], record.get("start_ticks") or 0
+    """Live pids in the recorded session that started no earlier than its leader."""
+    sid, since = record["pid"], record.get("start_ticks") or 0
     members = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         pid = int(entry.name)
-        st = _pgid_and_state(pid)
-        if st is None or st[0] != pgid or st[1] == "Z":
+        st = _sid_and_state(pid)
+        if st is None or st[0] != sid or st[1] == "Z":
             continue
         ticks = start_ticks(pid)
         if ticks is not None and ticks >= since:
@@ -83,10 +84,10 @@ def group_members(record: dict) -> list[int]:
 
 
 def terminate_group(record: dict, grace_s: float = 10.0) -> list[int]:
-    """SIGTERM the recorded group (Spark's shutdown hooks stop executors), SIGKILL leftovers.
+    """SIGTERM the recorded session (Spark's shutdown hooks stop executors), SIGKILL leftovers.
 
-    Returns the pids that were signalled. Only members of the recorded group that started
-    after its leader are signalled, so a reused pid or group id is never hit.
+    Returns the pids that were signalled. Only members of the recorded session that started
+    after its leader are signalled, so a reused pid or session id is never hit.
     """
     members = group_members(record)
     for pid in members:
@@ -108,3 +109,11 @@ def terminate_group(record: dict, grace_s: float = 10.0) -> list[int]:
     while group_members(record) and time.monotonic() < deadline:
         time.sleep(0.1)
     return members
+
+
+def reap(record: dict) -> None:
+    """Collect the exit status of a daemon that this very process started (no zombie left)."""
+    try:
+        os.waitpid(record["pid"], os.WNOHANG)
+    except (ChildProcessError, OSError):
+        pass  # started by another sparkdelay process: init reaps it

@@ -10,8 +10,12 @@ the given standard deviation, truncated at 0 (redrawn, then clipped), from the e
 generator, so one seed always gives the same costs.
 
 The defaults are placeholders that resemble the 2017 study (Xeon W5590, Chainer evaluating
-one MNIST shard per item): about 2 s to start a Python worker that imports Chainer, about 1 s
-of CPU per shard, a fraction of a second of per-task overhead. `sparkdelay calibrate` (another
+one MNIST shard per item): about 3 s for a worker's first task of a stage (fork, import Chainer,
+load the model), about 1 s of CPU per shard, a fraction of a second of per-task overhead. The
+start-up matters for placement, not only time: under Spark 2.x's reset-on-every-launch rule a
+node-local task finishing before the locality wait expires keeps the whole stage on one host,
+so the study's spread at P >= 14 (F7, F12) needs first tasks longer than the 3 s wait plus up
+to one revive interval; with 2 s the model keeps most of P = 40 on the map host. `sparkdelay calibrate` (another
 module) fits real values and writes them to a `sparkdelay-model/1` file read by `CostModel.load`.
 """
 
@@ -34,7 +38,7 @@ MODEL_FORMAT = "sparkdelay-model/1"
 class CostModel:
     """Cost parameters, all in seconds (`*_sd_s` are standard deviations of normal noise)."""
 
-    worker_startup_s: float = 2.0      # fork + import of a Python worker (Chainer import dominates)
+    worker_startup_s: float = 3.0      # a worker's first task of a stage: import Chainer, load the model
     worker_startup_sd_s: float = 0.2
     task_overhead_s: float = 0.3       # deserialise the closure, open the shuffle stream, report back
     task_overhead_sd_s: float = 0.05

@@ -10,8 +10,10 @@ is submitted; executor registration as the Spark version does it (2.x: all cores
 round; 3.x/4.x: 0 cores until LaunchedExecutor, then a partial round with all cores). The
 driver side submits stage i+1 when stage i finishes (plus the stage gap), the first stage
 after the submit delay, and the job ends after result collection. Tasks run on their
-machine's cores under processor sharing (`sim.machine`), with costs from `sim.costs`; a Python
-worker is started only when the executor has no idle one.
+machine's cores under processor sharing (`sim.machine`), with costs from `sim.costs`; a task
+pays the Python worker start-up unless its executor has an idle worker that already ran the
+same stage's function (start-up is mostly importing what the function needs, such as Chainer,
+which a reused worker does once; the map side of partitionBy imports nothing of the sort).
 
 Rounds that cannot change anything are skipped to keep large runs fast: a full round when no
 task is pending or no core is free (Spark would offer, but every offer would be skipped or
@@ -37,11 +39,15 @@ from sparkdelay.errors import UserError
 from .cluster import ClusterSpec
 from .costs import CostModel, CostSampler
 from .job import JobSpec, PySparkJob, StageSpec
-from .locality import TaskLocation
+from .locality import TaskLocality, TaskLocation
 from .machine import Machine
 from .map_output import MapStatus, preferred_hosts_for_shuffle
 from .metrics import placement_metrics
 from .records import TaskRecord
+
+
+_LOCALITY_NAME = {level: level.name for level in TaskLocality}   # Enum.name is slow in a hot loop
+_NAN = float("nan")
 
 
 # ---------------------------------------------------------------------------------- result
@@ -108,7 +114,7 @@ class _Executor:
         self.machine = machine
         self.cores = spec.cores
         self.free = 0
-        self.idle_workers = 0
+        self.idle_workers: dict[int, int] = {}   # stage id -> idle Python workers warm for it
         self.free_slots = list(range(max(1, spec.cores // task_cpus)))
         self.active = False   # registered with the driver
         self.seen = False     # appeared in an offer (so the policy counts it alive)
@@ -179,8 +185,13 @@ class Engine:
         self.costs = CostSampler(self.cost_model, np.random.default_rng(cost_seq))
 
         self.env = simpy.Environment()
-        self.machines = {m.name: Machine(self.env, m.name, m.cores, self._on_task_end) for m in cluster.machines}
         machine_of_host = cluster.machine_of_host()
+        max_running: dict[str, int] = {}
+        for e in cluster.executors:
+            name = machine_of_host[e.host].name
+            max_running[name] = max_running.get(name, 0) + e.cores // self.task_cpus
+        self.machines = {m.name: Machine(self.env, m.name, m.cores, self._on_task_end, max_running.get(m.name, 0))
+                         for m in cluster.machines}
         self.executors = {e.id: _Executor(e, self.machines[machine_of_host[e.host].name], self.task_cpus)
                           for e in cluster.executors}
         self.active: list[_Executor] = []     # registration order, as the backend's map
@@ -285,9 +296,10 @@ class Engine:
     def _launch(self, launches) -> None:
         now = self.env.now
         reuse = self.conf.python_worker_reuse
+        executors, by_taskset, records = self.executors, self._by_taskset, self.records
         for launch in launches:
-            ex = self.executors[launch.executor_id]
-            stage = self._by_taskset[launch.taskset_id]
+            ex = executors[launch.executor_id]
+            stage = by_taskset[launch.taskset_id]
             cpus = launch.cpus
             ex.free -= cpus
             self.total_free -= cpus
@@ -297,16 +309,19 @@ class Engine:
             self.pending_total -= 1
             needs_worker = False
             if stage.python:
-                if reuse and ex.idle_workers > 0:
-                    ex.idle_workers -= 1
+                # A worker is warm only for the function it already ran: the start-up cost is
+                # mostly importing what that function needs (Chainer), once per process.
+                idle = ex.idle_workers.get(stage.stage_id, 0)
+                if reuse and idle > 0:
+                    ex.idle_workers[stage.stage_id] = idle - 1
                 else:
                     needs_worker = True
             cpu, items = stage.cost(launch.index, needs_worker)
             slot = heapq.heappop(ex.free_slots) if ex.free_slots else -1
             record = TaskRecord(stage.stage_id, self._next_task_id, launch.index, launch.attempt, ex.id, ex.host,
-                                launch.locality.name, now, float("nan"), slot, items, cpu, stage.name)
+                                _LOCALITY_NAME[launch.locality], now, _NAN, slot, items, cpu, stage.name)
             self._next_task_id += 1
-            self.records.append(record)
+            records.append(record)
             ex.running += 1
             self.running_total += 1
             ex.machine.start(_Running(record, ex, stage, cpus), cpu)
@@ -323,7 +338,7 @@ class Engine:
         if record.slot >= 0:
             heapq.heappush(ex.free_slots, record.slot)
         if stage.python and self.conf.python_worker_reuse:
-            ex.idle_workers += 1
+            ex.idle_workers[stage.stage_id] = ex.idle_workers.get(stage.stage_id, 0) + 1
         self._last_progress = now
         self.scheduler.task_finished(stage.taskset_id, record.index, now * 1000.0)
         if stage.on_task_end is not None:
@@ -364,7 +379,7 @@ class Engine:
         interval = self.conf.revive_interval_ms / 1000.0
         while True:
             self.full_round()
-            if (self.pending_total and not self.running_total
+            if (self.pending_total and not self.running_total and len(self.active) == len(self.executors)
                     and self.env.now - self._last_progress > self._stall_limit_s):
                 raise UserError(f"the simulation stalled at t={self.env.now:.1f}s: {self.pending_total} tasks "
                                 f"pending, none running, no executor takes them (check prefs and task cpus)")
@@ -372,6 +387,7 @@ class Engine:
 
     def _register(self, ex: _Executor) -> None:
         self.active.append(ex)
+        self._last_progress = self.env.now
         self.unseen += 1
         if self.conf.offers_on_registration:
             # 2.x RegisterExecutor: all cores free, then an immediate full round.

@@ -8,7 +8,9 @@ machine started, it advances at the current rate, and a task arriving with `w` C
 work completes when `virtual` reaches arrival-virtual + w. Tasks sit in a heap by that finish
 tag, so an arrival or departure costs O(log n) and only the next completion is ever scheduled:
 one SimPy timeout, replaced only when the next completion time actually changes (superseded
-timeouts are ignored by token), so a task costs about one or two SimPy events.
+timeouts are ignored by token), so a task costs about one or two SimPy events. A machine that
+can never be oversubscribed (`dedicated`: at least as many cores as task slots on it) skips
+the bookkeeping: each task is one timeout of its own work.
 """
 
 from __future__ import annotations
@@ -25,17 +27,20 @@ _REL_EPS = 1e-12
 
 
 class Machine:
-    __slots__ = ("env", "name", "cores", "on_complete", "_heap", "_virtual", "_updated_at",
-                 "_token", "_next_at", "_seq")
+    __slots__ = ("env", "name", "cores", "on_complete", "dedicated", "_heap", "_virtual", "_updated_at",
+                 "_token", "_next_at", "_seq", "_dedicated_running")
 
     def __init__(self, env: simpy.Environment, name: str, cores: int,
-                 on_complete: Callable[[Any], None]):
+                 on_complete: Callable[[Any], None], max_running: int | None = None):
         if cores < 1:
             raise ValueError(f"machine {name!r}: cores must be >= 1")
         self.env = env
         self.name = name
         self.cores = cores
         self.on_complete = on_complete
+        # No more tasks than cores can ever run here: every task runs at rate 1.
+        self.dedicated = max_running is not None and max_running <= cores
+        self._dedicated_running = 0
         self._heap: list[tuple[float, int, Any]] = []   # (finish tag, arrival seq, task)
         self._virtual = 0.0
         self._updated_at = 0.0
@@ -45,7 +50,7 @@ class Machine:
 
     @property
     def running(self) -> int:
-        return len(self._heap)
+        return self._dedicated_running if self.dedicated else len(self._heap)
 
     def rate(self, running: int | None = None) -> float:
         """Speed of each running task: 1 until the cores are oversubscribed."""
@@ -54,10 +59,18 @@ class Machine:
 
     def start(self, task: Any, work: float) -> None:
         """Begin serving `task`, which needs `work` CPU seconds; `on_complete(task)` follows."""
+        if self.dedicated:
+            self._dedicated_running += 1
+            self.env.timeout(work, task).callbacks.append(self._dedicated_done)
+            return
         self._advance()
         self._seq += 1
         heapq.heappush(self._heap, (self._virtual + work, self._seq, task))
         self._reschedule()
+
+    def _dedicated_done(self, event) -> None:
+        self._dedicated_running -= 1
+        self.on_complete(event.value)
 
     def _advance(self) -> None:
         now = self.env.now

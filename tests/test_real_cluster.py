@@ -1,0 +1,118 @@
+"""Integration test: a real 2-worker Spark Standalone cluster runs the study's job.
+
+Starts a cluster in a temporary state dir on free ports (never the defaults, so a
+developer's cluster or a background sweep on 7077 is not disturbed), runs the Chainer job
+through `sparkdelay run` at P = 1 and P = 4 with wait 3s on a small subset, and checks the
+event logs (JSON lines with SparkListenerTaskEnd), that the reduce tasks ran NODE_LOCAL on
+the host holding the map output (P <= 8 tasks fit on that host's 8 slots, so with a 3 s
+wait none spills), that every item came back, and that `cluster stop` leaves no process.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+
+import pytest
+
+from real import eventlog, index, procs
+from real.cluster import Cluster
+from sparkdelay.cli import main as cli_main
+
+pytestmark = pytest.mark.spark
+
+
+def _free_ports(n: int) -> list[int]:
+    """n distinct currently-free TCP ports (consecutive worker ports are not needed)."""
+    socks, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    if shutil.which("java") is None:
+        pytest.skip("java not installed (Spark needs Java 17)")
+    state = tmp_path / "cluster"
+    # worker i uses --worker-port + i - 1: find a base with 2 free consecutive ports
+    master_port, base = _free_ports(1)[0], None
+    for candidate in _free_ports(8):
+        if not any(_used(p) for p in (candidate, candidate + 1)) and master_port not in (candidate, candidate + 1):
+            base = candidate
+            break
+    assert base is not None
+    rc = cli_main(["cluster", "start", "--workers", "2", "--state-dir", str(state), "--memory", "2g",
+                   "--master-port", str(master_port), "--webui-port", "0", "--worker-port", str(base)])
+    assert rc == 0
+    c = Cluster(state)
+    records = c.records()
+    try:
+        yield c, f"spark://127.0.0.1:{master_port}"
+    finally:
+        assert cli_main(["cluster", "stop", "--state-dir", str(state)]) == 0
+        # nothing the cluster started is left: daemons, executors, Python workers
+        for rec in records.values():
+            assert not procs.is_alive(rec), rec
+            assert procs.group_members(rec) == [], rec
+        assert not c.is_running()
+
+
+def _used(port: int) -> bool:
+    from real.cluster import port_in_use
+    return port_in_use("127.0.0.1", port) or port_in_use("127.0.0.2", port) or port_in_use("127.0.0.3", port)
+
+
+def test_job_on_two_workers(cluster, tmp_path, capsys):
+    c, master = cluster
+    assert cli_main(["cluster", "status", "--state-dir", str(c.dir)]) == 0
+    status = capsys.readouterr().out
+    assert "127.0.0.2" in status and "127.0.0.3" in status and "8 cores" in status
+
+    out = tmp_path / "runs"
+    rc = cli_main(["run", "--master", master, "--state-dir", str(c.dir), "--nodes", "2",
+                   "--partitions", "1,4", "--wait", "3s", "--items", "40", "--test-limit", "200",
+                   "--work-repeat", "20", "--out", str(out), "--no-progress"])
+    assert rc == 0, capsys.readouterr()
+    rows = index.read_rows(out / "index.jsonl")
+    assert [(r["partitions"], r["status"]) for r in rows] == [(1, "ok"), (4, "ok")]
+
+    for row in rows:
+        assert row["items_returned"] == 40 and len(row["item_results"]) == 40
+        assert sorted(row["executors"]) == ["127.0.0.2", "127.0.0.3"]
+        assert row["job_duration_ms"] > 0 and row["driver_wall_s"] > 0
+        path = out / row["event_log"]
+        assert path.name.endswith(".zstd")
+        # the event log is JSON lines (checked line by line, not through our reader only)
+        lines = eventlog.read_bytes(path).decode().splitlines()
+        evs = [json.loads(line) for line in lines]
+        task_ends = [e for e in evs if e["Event"] == "SparkListenerTaskEnd"]
+        assert task_ends
+        map_tasks = [e for e in task_ends if e["Stage ID"] == min(t["Stage ID"] for t in task_ends)]
+        reduce_tasks = [e for e in task_ends if e["Stage ID"] == max(t["Stage ID"] for t in task_ends)]
+        assert len(map_tasks) == 1  # parallelize(items, 1): all shuffle output on one host
+        map_host = map_tasks[0]["Task Info"]["Host"]
+        assert len(reduce_tasks) == row["partitions"]
+        non_empty = {v[0] for v in row["item_results"].values()}
+        for e in reduce_tasks:
+            info = e["Task Info"]
+            assert e["Task End Reason"]["Reason"] == "Success"
+            assert info["Host"] == map_host
+            if info["Index"] in non_empty:  # empty partitions have no preference
+                assert info["Locality"] == "NODE_LOCAL"
+        assert row["reduce_tasks_per_host"] == {map_host: row["partitions"]}
+
+    # rerunning the same command resumes: nothing left to do
+    assert cli_main(["run", "--master", master, "--state-dir", str(c.dir), "--nodes", "2",
+                     "--partitions", "1,4", "--wait", "3s", "--items", "40", "--test-limit", "200",
+                     "--work-repeat", "20", "--out", str(out), "--no-progress"]) == 0
+    assert "0 to do" in capsys.readouterr().out
+    assert len(index.read_rows(out / "index.jsonl")) == 2

@@ -1,0 +1,167 @@
+"""Unit tests of the model's parts: costs, processor sharing, records, metrics."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+import simpy
+
+from sim.costs import MODEL_FORMAT, CostModel, CostSampler, truncated_normal
+from sim.machine import Machine
+from sim.metrics import jain_index, mean_interval, placement_metrics
+from sim.records import TaskRecord, read_csv, to_json, write_csv
+from sparkdelay.errors import UserError
+
+
+# ------------------------------------------------------------------------------ costs
+def test_cost_model_fields_and_defaults():
+    assert CostModel.field_names() == [
+        "worker_startup_s", "worker_startup_sd_s", "task_overhead_s", "task_overhead_sd_s", "cpu_per_item_s",
+        "cpu_per_item_sd_s", "cpu_per_byte_s", "map_task_overhead_s", "map_cpu_per_item_s", "submit_delay_s",
+        "stage_gap_s", "collect_s"]
+    m = CostModel()
+    assert m.worker_startup_s == 3.0 and m.cpu_per_item_s == 1.0
+
+
+def test_cost_model_load(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"format": MODEL_FORMAT, "params": {"worker_startup_s": 1.5, "collect_s": 0},
+                                "fit": {"rmse": 0.1}}))
+    m = CostModel.load(path)
+    assert m.worker_startup_s == 1.5 and m.collect_s == 0.0 and m.cpu_per_item_s == 1.0
+    round_trip = tmp_path / "again.json"
+    round_trip.write_text(m.to_json())
+    assert CostModel.load(round_trip) == m
+
+
+@pytest.mark.parametrize("doc, field", [
+    ({"format": "other/1", "params": {}}, "format"),
+    ({"format": MODEL_FORMAT}, "params"),
+    ({"format": MODEL_FORMAT, "params": {"cpu_per_itme_s": 1}}, "cpu_per_itme_s"),
+    ({"format": MODEL_FORMAT, "params": {"collect_s": -1}}, "collect_s"),
+    ({"format": MODEL_FORMAT, "params": {"collect_s": "1s"}}, "collect_s"),
+])
+def test_cost_model_load_errors(tmp_path, doc, field):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(UserError) as exc:
+        CostModel.load(path)
+    assert str(path) in str(exc.value) and field in str(exc.value)
+
+
+def test_truncated_normal_is_non_negative_and_seeded():
+    rng = np.random.default_rng(1)
+    xs = [truncated_normal(rng, 0.1, 1.0) for _ in range(2000)]
+    assert min(xs) >= 0.0
+    rng2 = np.random.default_rng(1)
+    assert xs == [truncated_normal(rng2, 0.1, 1.0) for _ in range(2000)]
+    assert truncated_normal(rng, 2.5, 0.0) == 2.5
+
+
+def test_sampler_worker_startup_only_when_needed():
+    s = CostSampler(CostModel().without_noise(), np.random.default_rng(0))
+    assert s.result_task(3, 0, needs_worker=False) == pytest.approx(0.3 + 3.0)
+    assert s.result_task(3, 0, needs_worker=True) == pytest.approx(3.0 + 0.3 + 3.0)
+    assert s.map_task(40, needs_worker=True) == pytest.approx(3.0 + 0.3 + 0.4)
+    assert s.explicit_task(5.0, 0.0, python=False, needs_worker=True) == 5.0
+
+
+# ------------------------------------------------------------------------------ machine
+def _run_machine(cores, arrivals, dedicated_hint=None):
+    env = simpy.Environment()
+    done = {}
+    m = Machine(env, "m", cores, lambda task: done.__setitem__(task, env.now), dedicated_hint)
+
+    def arrive(at, name, work):
+        yield env.timeout(at)
+        m.start(name, work)
+
+    for at, name, work in arrivals:
+        env.process(arrive(at, name, work))
+    env.run()
+    return done, m
+
+
+def test_processor_sharing_two_tasks_on_one_core():
+    done, _ = _run_machine(1, [(0, "a", 1.0), (0, "b", 1.0)])
+    assert done == {"a": pytest.approx(2.0), "b": pytest.approx(2.0)}
+
+
+def test_processor_sharing_staggered():
+    # a alone for 1 s (1 of 2 done), then shares one core with b: both at rate 1/2.
+    # a needs 1 more -> 2 s more (t=3); b then has 1.0 - 1.0 = 1 ... b got 1 s of work by t=3,
+    # so it needs 2 more at rate 1: t=5.
+    done, _ = _run_machine(1, [(0, "a", 2.0), (1, "b", 3.0)])
+    assert done["a"] == pytest.approx(3.0)
+    assert done["b"] == pytest.approx(5.0)
+
+
+def test_no_slowdown_until_cores_are_oversubscribed():
+    done, _ = _run_machine(2, [(0, "a", 1.0), (0, "b", 2.0)])
+    assert done == {"a": pytest.approx(1.0), "b": pytest.approx(2.0)}
+    done, _ = _run_machine(2, [(0, "a", 3.0), (0, "b", 3.0), (0, "c", 3.0)])
+    assert all(t == pytest.approx(4.5) for t in done.values())
+
+
+def test_dedicated_machine_matches_shared_path():
+    arrivals = [(0, "a", 1.5), (0.2, "b", 0.7), (0.4, "c", 2.0), (3.0, "d", 0.0)]
+    shared, _ = _run_machine(4, arrivals)
+    dedicated, m = _run_machine(4, arrivals, dedicated_hint=4)
+    assert m.dedicated
+    assert shared == pytest.approx(dedicated)
+
+
+def test_engine_dedicated_fast_path_gives_the_same_trace(monkeypatch):
+    from sim import engine as engine_mod
+    from sim.presets import preset
+
+    cluster, job = preset("study2017", nodes=3, partitions=40)
+    fast = engine_mod.simulate(cluster, job, CostModel(), 5)
+    original = Machine.__init__
+
+    def never_dedicated(self, env, name, cores, on_complete, max_running=None):
+        original(self, env, name, cores, on_complete, None)
+
+    monkeypatch.setattr(Machine, "__init__", never_dedicated)
+    slow = engine_mod.simulate(cluster, job, CostModel(), 5)
+    assert [(t.index, t.executor_id, t.slot) for t in fast.tasks] == [(t.index, t.executor_id, t.slot) for t in slow.tasks]
+    assert [t.finish_time for t in fast.tasks] == pytest.approx([t.finish_time for t in slow.tasks])
+
+
+# ------------------------------------------------------------------------------ records / metrics
+def test_records_csv_and_json_round_trip():
+    recs = [TaskRecord(1, 7, 3, 0, "2", "node1", "NODE_LOCAL", 1.25, 4.5, 2, 3, 3.25, "result")]
+    buf = io.StringIO()
+    write_csv(recs, buf)
+    buf.seek(0)
+    assert read_csv(buf) == recs
+    row = json.loads(to_json(recs, event_log_names=True))[0]
+    assert row["Stage ID"] == 1 and row["Task ID"] == 7 and row["Executor ID"] == "2"
+    assert row["Launch Time"] == 1.25 and row["Locality"] == "NODE_LOCAL"
+
+
+def test_jain_index():
+    assert jain_index([1, 1, 1]) == pytest.approx(1.0)
+    assert jain_index([9, 0, 0]) == pytest.approx(1 / 3)
+    assert jain_index([8, 1, 0]) == pytest.approx(81 / (3 * 65))
+    assert jain_index([0, 0]) == 1.0
+
+
+def test_placement_metrics_count_idle_hosts():
+    recs = [TaskRecord(1, i, i, 0, "0", "a", "NODE_LOCAL", 0, 1, items=2) for i in range(3)]
+    m = placement_metrics(recs, ["a", "b"])
+    assert m["tasks_per_host"] == {"a": 3, "b": 0}
+    assert m["fairness_index"] == pytest.approx(0.5)
+    assert m["max_tasks_per_host"] == 3 and m["items_per_host"] == {"a": 6, "b": 0}
+    assert m["locality_counts"] == {"NODE_LOCAL": 3}
+
+
+def test_mean_interval():
+    mean, lo, hi = mean_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and lo < 2.0 < hi
+    assert mean_interval([4.0]) == (4.0, 4.0, 4.0)
+    assert all(math.isnan(x) for x in mean_interval([]))
