@@ -15,7 +15,7 @@ launches and finishes in time order then says which tasks paid the start-up.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from .records import Task
 
@@ -48,25 +48,42 @@ def _shared_progress(tasks: list[Task], cores: int) -> dict[int, float]:
     return {t.task_id: (rate_cum[at[t.finish_ms]] - rate_cum[at[t.launch_ms]]) / 1000.0 for t in tasks}
 
 
-def fresh_worker_tasks(tasks: Iterable[Task]) -> set[int]:
-    """Task ids that found no idle Python worker warm for their stage on their executor."""
+def fresh_worker_tasks(tasks: Iterable[Task], slots: Mapping[str, int] | None = None) -> set[int]:
+    """Task ids that found no idle Python worker warm for their stage on their executor.
+
+    `slots` (executor id -> task slots) corrects for when the log records a finish: Spark frees
+    the slot when the executor reports the task done, but the driver stamps "Finish Time" only
+    after fetching the result, so a next task can launch a few ms before the previous one
+    "finishes". A launch onto a full executor therefore means the running task with the earliest
+    finish had already ended, and its worker (PySpark releases it even earlier) is idle.
+    """
     fresh: set[int] = set()
-    by_exec: dict[tuple[str, int], list[Task]] = defaultdict(list)
+    by_exec: dict[str, list[Task]] = defaultdict(list)
     for t in tasks:
-        by_exec[(t.executor_id, t.stage_id)].append(t)
-    for group in by_exec.values():
-        # A worker is back in the pool once its task finished (ties: finish before launch).
+        by_exec[t.executor_id].append(t)
+    for executor_id, group in by_exec.items():
+        cap = (slots or {}).get(executor_id)
         timeline = sorted(
             [(t.launch_ms, 1, t) for t in group]
             + [(t.finish_ms, 0, t) for t in group if t.finish_ms is not None],
             key=lambda e: (e[0], e[1], e[2].task_id),
         )
-        idle = 0
+        idle: dict[int, int] = defaultdict(int)  # stage id -> idle workers warm for it
+        running: dict[int, Task] = {}
+
+        def release(t: Task) -> None:
+            if running.pop(t.task_id, None) is not None:
+                idle[t.stage_id] += 1
+
         for _, is_launch, t in timeline:
             if not is_launch:
-                idle += 1
-            elif idle:
-                idle -= 1
+                release(t)
+                continue
+            while cap and len(running) >= cap:
+                release(min(running.values(), key=lambda r: (r.finish_ms is None, r.finish_ms or 0, r.task_id)))
+            if idle[t.stage_id]:
+                idle[t.stage_id] -= 1
             else:
                 fresh.add(t.task_id)
+            running[t.task_id] = t
     return fresh

@@ -50,15 +50,17 @@ def read_index(path: Path) -> list[Path]:
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}:{lineno}: not a JSON object ({exc.msg})") from None
         if not isinstance(entry, dict):
-            raise UserError(f"{path}:{lineno}: expected a JSON object with an \"eventlog\" field")
-        log = entry.get("eventlog")
+            raise UserError(f"{path}:{lineno}: expected a JSON object with an \"event_log\" field")
+        # `sparkdelay run` writes "event_log"; "eventlog" is accepted for hand-made indexes.
+        key = "event_log" if "event_log" in entry else "eventlog"
+        log = entry.get(key)
         if log is None:
             continue  # a run that failed before Spark wrote a log
         if not isinstance(log, str) or not log:
-            raise UserError(f"{path}:{lineno}: eventlog: expected a path, got {log!r}")
+            raise UserError(f"{path}:{lineno}: {key}: expected a path, got {log!r}")
         log_path = path.parent / log
         if not log_path.exists():
-            raise UserError(f"{path}:{lineno}: eventlog: {log_path} does not exist")
+            raise UserError(f"{path}:{lineno}: {key}: {log_path} does not exist")
         logs.append(log_path)
     return logs
 

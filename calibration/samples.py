@@ -60,7 +60,7 @@ class LogSamples:
     skipped_jobs: int
 
 
-def _shuffle_job_stages(log: EventLog, job: Job):
+def shuffle_job_stages(log: EventLog, job: Job):
     """(result stage, map stages) of a job, latest attempts, or None if it is not a shuffle job."""
     ran = [s for sid in job.stage_ids if (s := log.stage(sid)) is not None and s.submission_ms is not None]
     if not ran:
@@ -83,12 +83,17 @@ def samples_from_log(log: EventLog, machines: MachineMap, workload: Workload | N
     if log.properties.get("spark.python.worker.reuse", "true").strip().lower() == "false":
         fresh = {t.task_id for t in log.tasks}  # every task forks its own worker
     else:
-        fresh = fresh_worker_tasks(log.tasks)
+        try:
+            task_cpus = max(1, int(log.properties.get("spark.task.cpus", "1")))
+        except ValueError:
+            raise UserError(f"{log.path}: spark.task.cpus: expected a whole number, "
+                            f"got {log.properties['spark.task.cpus']!r}") from None
+        fresh = fresh_worker_tasks(log.tasks, {e.executor_id: e.cores // task_cpus for e in log.executors})
     tasks: list[TaskSample] = []
     jobs: list[DriverSample] = []
     skipped = 0
     for job in log.jobs:
-        stages = _shuffle_job_stages(log, job) if job.result == "JobSucceeded" else None
+        stages = shuffle_job_stages(log, job) if job.result == "JobSucceeded" else None
         if stages is None or job.submission_ms is None:
             skipped += 1
             continue

@@ -226,6 +226,15 @@ def test_contention_integral_and_worker_pool():
     assert fresh_worker_tasks(tasks + [later]) == {0, 1, 2, 6}
 
 
+def test_launch_onto_full_executor_reuses_the_next_finishing_worker():
+    # Spark stamps Finish Time after fetching the result, so with 2 slots task 2 can appear to
+    # launch 30 ms before task 0 "finishes": its slot, and its worker, were already free.
+    tasks = [Task(0, 0, i, 0, i, "a", "h", "ANY", launch, finish)
+             for i, (launch, finish) in enumerate([(0, 1000), (0, 2000), (970, 1500)])]
+    assert fresh_worker_tasks(tasks) == {0, 1, 2}
+    assert fresh_worker_tasks(tasks, {"a": 2}) == {0, 1}
+
+
 def test_cli_writes_model_and_summary(synthetic, capsys):
     out = synthetic / "model.json"
     csv = synthetic / "samples.csv"

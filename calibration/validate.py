@@ -1,0 +1,226 @@
+"""Validation: simulate every measured run as its own event log describes it, and compare.
+
+For each log the configuration is read from the log itself: the executors and their hosts
+and cores (`SparkListenerExecutorAdded`), the Spark version (`SparkListenerLogStart`), the
+locality waits and other scheduler keys (`spark.*` properties), the map and reduce task
+counts of the shuffle job, and the hash seed (`spark.executorEnv.PYTHONHASHSEED` when set).
+Which hosts share a machine comes from the cluster file (default: loopback hosts share this
+machine). The keys come from the workload file (default: the study's 40 shards), and are
+checked against the items each reduce task really read, so a log of another job is refused
+rather than silently mis-predicted. The model then runs `reps` times with different seeds;
+job duration is compared as absolute percentage error (APE) of the mean prediction, and
+placement as the sorted tasks-per-host vector (the most frequent simulated one must equal
+the measured one), Jain's index, most tasks on one host, and tasks per locality level.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sim.cluster import ClusterSpec, ExecutorSpec, MachineSpec
+from sim.config import SchedulerConf, SparkVersion
+from sim.costs import CostModel
+from sim.engine import simulate
+from sim.job import JobSpec, PySparkJob
+from sim.metrics import jain_index
+from sim.presets import STUDY_KEYS
+from sim.pyspark_partitioning import KeySpec
+from sparkdelay.errors import UserError
+
+from .eventlog import read_eventlog
+from .inputs import LOCAL_MACHINE, MachineMap, Workload
+from .records import EventLog
+from .samples import shuffle_job_stages
+
+
+@dataclass
+class Placement:
+    tasks_per_host: dict[str, int]
+    fairness_index: float
+    max_tasks_per_host: int
+    locality_counts: dict[str, int]
+
+    @property
+    def sorted_counts(self) -> list[int]:
+        return sorted(self.tasks_per_host.values(), reverse=True)
+
+
+@dataclass
+class RunComparison:
+    log: str
+    app_id: str
+    nodes: int
+    partitions: int
+    wait: str
+    spark_version: str
+    measured_duration_s: float
+    predicted_duration_s: float
+    predicted_sd_s: float
+    ape: float
+    measured: Placement
+    predicted: Placement
+    predicted_sorted_mode: list[int]
+    placement_match: bool
+    reps: int
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["measured_sorted"] = self.measured.sorted_counts
+        return d
+
+
+@dataclass(frozen=True)
+class MeasuredRun:
+    """A real run reduced to what validation needs: the cluster and job to simulate, and truth."""
+
+    log: str
+    app_id: str
+    cluster: ClusterSpec
+    job: JobSpec
+    duration_s: float
+    placement: Placement
+    wait: str
+
+
+def _version(text: str | None, where: str) -> str:
+    if not text:
+        raise UserError(f"{where}: no SparkListenerLogStart event: the Spark version is unknown")
+    return str(SparkVersion.parse(text, where=f"{where}: Spark Version"))
+
+
+def _machines(hosts: list[str], slots: dict[str, int], machines: MachineMap) -> tuple[MachineSpec, ...]:
+    by_name: dict[str, tuple[int, list[str]]] = {}
+    for h in hosts:
+        m = machines.machine_of(h, "", slots[h])
+        cores, members = by_name.setdefault(m.name, (m.cores, []))
+        members.append(h)
+    return tuple(MachineSpec(name, cores, tuple(members)) for name, (cores, members) in by_name.items())
+
+
+def measured_run(log: EventLog, machines: MachineMap, workload: Workload | None) -> MeasuredRun:
+    where = log.path
+    job = next((j for j in log.jobs if j.result == "JobSucceeded" and shuffle_job_stages(log, j)), None)
+    if job is None or job.submission_ms is None or job.completion_ms is None:
+        raise UserError(f"{where}: no successful parallelize -> partitionBy job (a job with a shuffle) in the log")
+    result, maps = shuffle_job_stages(log, job)
+    if len(maps) != 1:
+        raise UserError(f"{where}: job {job.job_id} has {len(maps)} map stages; only one shuffle is modelled")
+    executors = [e for e in log.executors if e.executor_id != "driver"]
+    if not executors:
+        raise UserError(f"{where}: no executor was added in this log")
+    version = _version(log.spark_version, where)
+    config = {k: v for k, v in log.properties.items() if SchedulerConf.is_modelled_key(k)}
+    config.setdefault("spark.executor.cores", str(max(e.cores for e in executors)))
+    hosts = list(dict.fromkeys(e.host for e in executors))
+    slots = Counter()
+    for e in executors:
+        slots[e.host] += e.cores
+    cluster = ClusterSpec.make(
+        version, config,
+        # The measured job waits until every executor has registered before it submits.
+        [ExecutorSpec(e.executor_id, e.host, e.cores, 0.0) for e in executors],
+        _machines(hosts, slots, machines), where=where)
+
+    reduce_tasks = [t for t in log.tasks if t.stage_id == result.stage_id and t.stage_attempt == result.attempt
+                    and t.succeeded]
+    seed_text = log.properties.get("spark.executorEnv.PYTHONHASHSEED")
+    keys = workload.keys if workload else KeySpec.parse(STUDY_KEYS).keys
+    seed = int(seed_text) if seed_text is not None and seed_text.isdigit() else (
+        workload.python_hash_seed if workload else 0)
+    version_py = workload.python_version if workload else "3.11"
+    records = sum(t.shuffle_records_read for t in reduce_tasks)
+    nbytes = sum(t.shuffle_read_bytes for t in reduce_tasks)
+    item_bytes = (workload.item_bytes if workload and workload.item_bytes else
+                  int(nbytes / len(keys)) if keys else 0)
+    pyjob = PySparkJob(tuple(keys), seed, version_py, maps[0].num_tasks, result.num_tasks, max(item_bytes, 1))
+    _check_items(where, pyjob, reduce_tasks, records, workload is not None)
+
+    counts = {h: 0 for h in hosts}
+    locality = Counter()
+    for t in reduce_tasks:
+        counts[t.host] = counts.get(t.host, 0) + 1
+        locality[t.locality] += 1
+    placement = Placement(counts, jain_index(counts.values()), max(counts.values()), dict(locality))
+    wait = log.properties.get("spark.locality.wait", "3s")
+    return MeasuredRun(where, log.app_id or where, cluster, JobSpec(pyspark=pyjob, where=where),
+                       (job.completion_ms - job.submission_ms) / 1000.0, placement, wait)
+
+
+def _check_items(where: str, job: PySparkJob, reduce_tasks, records: int, explicit: bool) -> None:
+    """Refuse a log whose reduce tasks did not read the items the assumed keys hash to."""
+    if not records:
+        return  # nothing recorded to compare with
+    expected = [len(m) for m in job.reduce_members]
+    # PySpark batches pickled records, so records read can be fewer than items; an empty
+    # partition reads nothing, which is the part that must agree.
+    empty_measured = sorted(t.index for t in reduce_tasks if t.shuffle_records_read == 0)
+    empty_expected = [i for i, n in enumerate(expected) if n == 0]
+    if empty_measured != empty_expected:
+        hint = "" if explicit else " (pass --workload with the job's keys)"
+        raise UserError(f"{where}: the keys assumed do not match the log: empty reduce partitions "
+                        f"{empty_measured} measured, {empty_expected} expected{hint}")
+
+
+def _mode(vectors: list[tuple[int, ...]]) -> list[int]:
+    # Most frequent; ties go to the first seen, so the result does not depend on dict order.
+    counts = Counter(vectors)
+    best = max(counts.values())
+    return list(next(v for v in vectors if counts[v] == best))
+
+
+def compare(run: MeasuredRun, model: CostModel, reps: int = 20, seed: int = 0) -> RunComparison:
+    durations, vectors, fairness, maxes = [], [], [], []
+    per_host = Counter()
+    locality = Counter()
+    for rep in range(reps):
+        result = simulate(run.cluster, run.job, model, seed=seed + rep)
+        m = result.metrics()
+        durations.append(result.job_duration_s)
+        vectors.append(tuple(sorted(m["tasks_per_host"].values(), reverse=True)))
+        fairness.append(m["fairness_index"])
+        maxes.append(m["max_tasks_per_host"])
+        per_host.update(m["tasks_per_host"])
+        locality.update(m["locality_counts"])
+    mean = statistics.fmean(durations)
+    sd = statistics.stdev(durations) if len(durations) > 1 else 0.0
+    mode = _mode(vectors)
+    predicted = Placement({h: per_host[h] / reps for h in run.cluster.hosts}, statistics.fmean(fairness),
+                          statistics.fmean(maxes), {k: v / reps for k, v in locality.items()})
+    return RunComparison(
+        run.log, run.app_id, len(run.cluster.hosts), run.job.pyspark.partitions, run.wait,
+        run.cluster.spark_version, run.duration_s, mean, sd, abs(mean - run.duration_s) / run.duration_s,
+        run.placement, predicted, mode, mode == run.placement.sorted_counts, reps)
+
+
+def summarize(comparisons: list[RunComparison]) -> dict:
+    if not comparisons:
+        return {"runs": 0, "median_ape": math.nan, "p90_ape": math.nan, "placement_match": math.nan}
+    apes = sorted(c.ape for c in comparisons)
+    return {
+        "runs": len(comparisons),
+        "median_ape": statistics.median(apes),
+        "p90_ape": percentile(apes, 90),
+        "placement_match": sum(c.placement_match for c in comparisons) / len(comparisons),
+    }
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolation percentile (numpy's default) of already sorted values."""
+    if not sorted_values:
+        return math.nan
+    pos = (len(sorted_values) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def load_runs(paths: list[Path], machines: MachineMap, workload: Workload | None) -> list[MeasuredRun]:
+    return [measured_run(read_eventlog(p), machines, workload) for p in paths]
+
+
+__all__ = ["MeasuredRun", "Placement", "RunComparison", "compare", "load_runs", "measured_run", "percentile",
+           "summarize", "LOCAL_MACHINE"]

@@ -1,0 +1,86 @@
+"""Validation reads each run's configuration from its own event log and compares placement and time."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from calibration.eventlog import read_eventlog
+from calibration.inputs import MachineMap, load_workload
+from calibration.validate import compare, measured_run, percentile, summarize
+from sim.costs import CostModel
+from sparkdelay.cli import main
+from sparkdelay.errors import UserError
+
+REPO = Path(__file__).resolve().parent.parent
+RUNS = REPO / "data" / "runs" / "shared"
+WORKLOAD = REPO / "data" / "study-workload.yaml"
+EVENTLOGS = REPO / "tests" / "data" / "eventlogs"
+
+
+def real_logs():
+    rows = [json.loads(line) for line in (RUNS / "index.jsonl").read_text().splitlines() if line.strip()]
+    return [(row, RUNS / row["event_log"]) for row in rows if row.get("status") == "ok"]
+
+
+@pytest.fixture(scope="module")
+def first_runs():
+    if not (RUNS / "index.jsonl").exists():
+        pytest.skip("no bundled real runs")
+    return real_logs()[:6]
+
+
+def test_configuration_comes_from_the_log_itself(first_runs):
+    row, path = first_runs[0]
+    run = measured_run(read_eventlog(path), MachineMap(local_cores=2), load_workload(WORKLOAD))
+    assert len(run.cluster.hosts) == row["nodes"]
+    assert run.job.pyspark.partitions == row["partitions"]
+    assert run.cluster.config["spark.locality.wait"] == row["wait"]
+    assert run.cluster.spark_version == "4.0"
+    # Loopback workers share this machine's cores: one machine holds every host.
+    assert [m.hosts for m in run.cluster.machines] == [tuple(run.cluster.hosts)]
+    assert run.duration_s == pytest.approx(row["job_duration_ms"] / 1000, abs=0.01)
+    assert run.placement.tasks_per_host == row["reduce_tasks_per_host"]
+
+
+def test_prediction_is_compared_run_by_run(first_runs):
+    runs = [measured_run(read_eventlog(p), MachineMap(local_cores=2), load_workload(WORKLOAD)) for _, p in first_runs]
+    comparisons = [compare(r, CostModel(), reps=3) for r in runs]
+    for c in comparisons:
+        assert c.ape == pytest.approx(abs(c.predicted_duration_s - c.measured_duration_s) / c.measured_duration_s)
+        assert sum(c.measured.tasks_per_host.values()) == c.partitions
+        assert sum(c.predicted_sorted_mode) == c.partitions
+    summary = summarize(comparisons)
+    assert summary["runs"] == len(runs) and 0.0 <= summary["placement_match"] <= 1.0
+
+
+def test_validate_command_json(first_runs, tmp_path, capsys):
+    model = tmp_path / "model.json"
+    model.write_text(CostModel().to_json())
+    logs = [str(p) for _, p in first_runs[:2]]
+    assert main(["validate", *logs, "--model", str(model), "--workload", str(WORKLOAD), "--reps", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["summary"]) == {"runs", "median_ape", "p90_ape", "placement_match"}
+    assert len(out["runs"]) == 2 and {"measured_sorted", "predicted_sorted_mode", "ape"} <= set(out["runs"][0])
+
+
+def test_wrong_keys_are_refused_not_mispredicted(first_runs, tmp_path):
+    # A workload whose keys hash differently leaves other partitions empty than Spark saw.
+    wl = tmp_path / "w.yaml"
+    wl.write_text('pyspark: {keys: {format: "item-{}", count: 7}, python_hash_seed: 0, map_slices: 1}\n')
+    row, path = next((r, p) for r, p in real_logs() if r["partitions"] >= 12)
+    with pytest.raises(UserError, match="keys assumed do not match the log"):
+        measured_run(read_eventlog(path), MachineMap(), load_workload(wl))
+
+
+def test_a_local_mode_log_has_no_executors_to_simulate(capsys, tmp_path):
+    model = tmp_path / "model.json"
+    model.write_text(CostModel().to_json())
+    plain = next(p for p in sorted(EVENTLOGS.iterdir()) if p.is_file() and not p.suffix)
+    assert main(["validate", str(plain), "--model", str(model)]) == 2
+    assert "no executor was added" in capsys.readouterr().err
+
+
+def test_percentile_interpolates_like_numpy():
+    assert percentile([1.0, 2.0, 3.0, 4.0], 90) == pytest.approx(3.7)
+    assert percentile([5.0], 90) == 5.0
