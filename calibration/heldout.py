@@ -1,0 +1,163 @@
+"""Held-out tests: fit on some real runs, predict others the fit never saw, and compare.
+
+Three splits of the bundled real sweeps, all with one set of fitting rules (`fit_model` on
+the training runs' tasks): (1) interpolation — fit on some partition counts, predict the
+others, all nodes and waits; (2) more nodes than seen — fit on nodes 1-2, predict nodes 3;
+(3) other hardware — fit on the shared-machine sweep, predict the pinned sweep, whose cluster
+file gives each worker its own one-core machine. Each split reports the model's median and
+90th-percentile job-duration error and how often the sorted tasks-per-host vectors match,
+next to a naive baseline that knows no scheduling: job time interpolated in log(partitions)
+from the training runs of the same node count and wait (the nearest node count when that one
+was not trained on, the same configuration of the other sweep for split 3). The run-to-run
+spread of the measurements at equal configuration says how close any predictor can get.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import json
+
+from sim.costs import CostModel
+from sparkdelay.errors import UserError
+
+from .eventlog import read_eventlog
+from .fit import fit_model
+from .inputs import MachineMap, Workload, load_cluster
+from .samples import LogSamples, samples_from_log
+from .validate import MeasuredRun, RunComparison, compare, measured_run, percentile, summarize
+
+INTERPOLATION_TRAIN_PARTITIONS = (1, 4, 8, 12, 20, 40)
+
+
+@dataclass
+class Run:
+    """One measured run: its index row, what to simulate, and its fitting samples."""
+
+    sweep: str
+    row: dict
+    measured: MeasuredRun
+    samples: LogSamples
+
+    @property
+    def config(self) -> tuple:
+        return (self.sweep, self.row["nodes"], self.row["partitions"], self.row["wait"])
+
+
+@dataclass
+class SplitResult:
+    name: str
+    description: str
+    train_runs: int
+    test_runs: int
+    model: CostModel | None
+    comparisons: list[RunComparison] = field(default_factory=list)
+    baseline_apes: list[float] = field(default_factory=list)
+    note: str = ""
+
+    def summary(self) -> dict:
+        s = summarize(self.comparisons)
+        apes = sorted(self.baseline_apes)
+        s.update({
+            "name": self.name, "description": self.description,
+            "train_runs": self.train_runs, "test_runs": self.test_runs,
+            "baseline_median_ape": statistics.median(apes) if apes else math.nan,
+            "baseline_p90_ape": percentile(apes, 90) if apes else math.nan,
+            "note": self.note,
+        })
+        return s
+
+
+def load_sweep(name: str, folder: Path, workload: Workload | None) -> list[Run]:
+    """Every finished run of a `sparkdelay run` folder (index.jsonl + eventlogs, cluster.yaml)."""
+    index = folder / "index.jsonl"
+    if not index.exists():
+        return []
+    cluster_file = folder / "cluster.yaml"
+    machines = load_cluster(cluster_file) if cluster_file.exists() else MachineMap()
+    runs = []
+    for lineno, line in enumerate(index.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{index}:{lineno}: not a JSON object ({exc.msg})") from None
+        log_path = row.get("event_log")
+        if row.get("status") != "ok" or not log_path or not (folder / log_path).exists():
+            continue
+        log = read_eventlog(folder / log_path)
+        runs.append(Run(name, row, measured_run(log, machines, workload), samples_from_log(log, machines, workload)))
+    return runs
+
+
+def fit(runs: list[Run]) -> CostModel:
+    return fit_model([t for r in runs for t in r.samples.tasks], [j for r in runs for j in r.samples.jobs]).model
+
+
+def baseline(train: list[Run], run: Run) -> float:
+    """Job time interpolated in log(P) over the training runs of the nearest node count, same wait."""
+    waits = [r for r in train if r.row["wait"] == run.row["wait"]] or train
+    nodes = min({r.row["nodes"] for r in waits}, key=lambda n: (abs(n - run.row["nodes"]), -n))
+    by_p: dict[int, list[float]] = defaultdict(list)
+    for r in waits:
+        if r.row["nodes"] == nodes:
+            by_p[r.row["partitions"]].append(r.measured.duration_s)
+    ps = sorted(by_p)
+    xs = [math.log(p) for p in ps]
+    ys = [statistics.fmean(by_p[p]) for p in ps]
+    x = math.log(run.row["partitions"])
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[-1]:
+        return ys[-1]
+    for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):
+        if x0 <= x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    raise AssertionError("unreachable")
+
+
+def evaluate(name: str, description: str, train: list[Run], test: list[Run], reps: int, seed: int) -> SplitResult:
+    if not train or not test:
+        return SplitResult(name, description, len(train), len(test), None,
+                           note="not enough real runs recorded for this split")
+    model = fit(train)
+    result = SplitResult(name, description, len(train), len(test), model)
+    for run in test:
+        result.comparisons.append(compare(run.measured, model, reps, seed))
+        result.baseline_apes.append(abs(baseline(train, run) - run.measured.duration_s) / run.measured.duration_s)
+    return result
+
+
+def run_to_run_spread(runs: list[Run]) -> dict:
+    """How far single measurements sit from their configuration's mean (configs with >= 2 reps)."""
+    groups: dict[tuple, list[float]] = defaultdict(list)
+    for r in runs:
+        groups[r.config].append(r.measured.duration_s)
+    deviations = []
+    for durations in groups.values():
+        if len(durations) >= 2:
+            mean = statistics.fmean(durations)
+            deviations += [abs(d - mean) / mean for d in durations]
+    deviations.sort()
+    return {"configs_with_reps": sum(1 for d in groups.values() if len(d) >= 2),
+            "median_abs_dev_from_config_mean": statistics.median(deviations) if deviations else math.nan,
+            "p90_abs_dev_from_config_mean": percentile(deviations, 90) if deviations else math.nan}
+
+
+def heldout_tests(shared: list[Run], pinned: list[Run], reps: int = 20, seed: int = 0) -> dict:
+    train_p = set(INTERPOLATION_TRAIN_PARTITIONS)
+    splits = [
+        evaluate("interpolation", f"fit on P in {sorted(train_p)}, predict the other P (all N and waits, shared machine)",
+                 [r for r in shared if r.row["partitions"] in train_p],
+                 [r for r in shared if r.row["partitions"] not in train_p], reps, seed),
+        evaluate("more_nodes", "fit on N = 1-2, predict N = 3 (shared machine)",
+                 [r for r in shared if r.row["nodes"] <= 2], [r for r in shared if r.row["nodes"] == 3], reps, seed),
+        evaluate("other_hardware", "fit on the shared-machine sweep, predict the pinned sweep (one core per worker)",
+                 shared, pinned, reps, seed),
+    ]
+    return {"splits": splits, "spread": {"shared": run_to_run_spread(shared), "pinned": run_to_run_spread(pinned)}}

@@ -1,0 +1,55 @@
+"""Held-out tests fit on some real runs and predict the others, next to a naive baseline."""
+
+from pathlib import Path
+
+import pytest
+
+from calibration.heldout import baseline, evaluate, load_sweep, run_to_run_spread
+from calibration.inputs import load_workload
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO / "data" / "runs" / "shared"
+
+
+@pytest.fixture(scope="module")
+def runs():
+    found = load_sweep("shared", SHARED, load_workload(REPO / "data" / "study-workload.yaml"))
+    if len(found) < 6:
+        pytest.skip("fewer than 6 bundled real runs")
+    return found
+
+
+def test_the_machine_file_of_the_sweep_is_used(runs):
+    # cluster.yaml puts every loopback worker on one 2-core machine.
+    assert all(m.cores == 2 for r in runs for m in r.measured.cluster.machines)
+
+
+def test_a_split_predicts_only_runs_it_did_not_fit(runs):
+    train, test = runs[::2], runs[1::2]
+    result = evaluate("halves", "every other run", train, test, reps=2, seed=0)
+    assert result.train_runs == len(train) and result.test_runs == len(test)
+    assert [c.app_id for c in result.comparisons] == [r.measured.app_id for r in test]
+    assert len(result.baseline_apes) == len(test)
+    summary = result.summary()
+    assert 0 <= summary["median_ape"] <= summary["p90_ape"]
+
+
+def test_an_empty_side_is_reported_not_invented(runs):
+    result = evaluate("none", "nothing to test", runs, [], reps=2, seed=0)
+    assert result.model is None and "not enough real runs" in result.note
+
+
+def test_baseline_interpolates_in_log_partitions(runs):
+    one = [r for r in runs if r.row["nodes"] == 1 and r.row["wait"] == "0s"]
+    if len(one) < 3:
+        pytest.skip("not enough N=1 runs")
+    lo, mid, hi = one[0], one[1], one[2]
+    # Predicting a trained point returns its measurement exactly.
+    assert baseline([lo, mid, hi], mid) == pytest.approx(mid.measured.duration_s)
+
+
+def test_spread_needs_repetitions(runs):
+    spread = run_to_run_spread(runs[:1])
+    assert spread["configs_with_reps"] == 0
+    doubled = run_to_run_spread([runs[0], runs[0]])
+    assert doubled["configs_with_reps"] == 1 and doubled["median_abs_dev_from_config_mean"] == 0.0
