@@ -29,6 +29,37 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
+# A small real sweep, then the model checked against it (needs Java 17; about 5-10 min on 2 cores):
+# start a 2-worker local Spark Standalone cluster on its own ports and state dir (so it does not
+# touch another cluster), run nodes 2 x partitions 4,9 x waits 0s,3s (1 rep, the bundled sweep's
+# job and work per item, so the bundled calibration applies) into runs/real-demo/, stop the cluster
+# (also when the sweep fails), then `sparkdelay validate` simulates each new run as its own event
+# log describes it and compares duration and tasks per host. The model is data/model.json, or,
+# when that is absent, a fresh `sparkdelay calibrate` of the bundled shared-machine runs.
+REAL_DEMO_OUT := runs/real-demo
+BUNDLED_MODEL := data/model.json
+BUNDLED_SWEEP := data/runs/shared
+WORKLOAD := data/study-workload.yaml
+
+real-demo: $(STAMP)
+	$(BIN)/sparkdelay cluster start --workers 2 --master-port 7177 --worker-port 7178 --webui-port 0 \
+		--state-dir .sparkdelay/real-demo-cluster
+	status=0; \
+	$(BIN)/sparkdelay run --master spark://127.0.0.1:7177 --state-dir .sparkdelay/real-demo-cluster \
+		--nodes 2 --partitions 4,9 --wait 0s,3s --reps 1 --out $(REAL_DEMO_OUT) \
+		--no-progress || status=$$?; \
+	$(BIN)/sparkdelay cluster stop --state-dir .sparkdelay/real-demo-cluster; \
+	exit $$status
+	model=$(BUNDLED_MODEL); \
+	if [ ! -f $$model ]; then \
+		model=$(REAL_DEMO_OUT)/model.json; \
+		echo "real-demo: $(BUNDLED_MODEL) not found: fitting $$model to the bundled runs in $(BUNDLED_SWEEP)"; \
+		$(BIN)/sparkdelay calibrate $(BUNDLED_SWEEP)/index.jsonl --cluster $(BUNDLED_SWEEP)/cluster.yaml \
+			--workload $(WORKLOAD) -o $$model || exit $$?; \
+	fi; \
+	$(BIN)/sparkdelay validate $(REAL_DEMO_OUT)/index.jsonl --model $$model --workload $(WORKLOAD)
+	@echo "real-demo: runs in $(REAL_DEMO_OUT)/; for figures: sparkdelay report --runs $(REAL_DEMO_OUT) --out $(REAL_DEMO_OUT)/report"
+
 bench: $(STAMP)
 	$(BIN)/python -m sparkdelay.bench
 

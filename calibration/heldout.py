@@ -72,8 +72,11 @@ class SplitResult:
         return s
 
 
-def load_sweep(name: str, folder: Path, workload: Workload | None) -> list[Run]:
-    """Every finished run of a `sparkdelay run` folder (index.jsonl + eventlogs, cluster.yaml)."""
+def load_sweep(name: str, folder: Path, workload: Workload | None, skipped: list[str] | None = None) -> list[Run]:
+    """Every finished run of a `sparkdelay run` folder (index.jsonl + eventlogs, cluster.yaml).
+
+    With a `skipped` list, a run whose log cannot be used is listed there (with why) instead of
+    failing the whole sweep, so a sweep still being recorded can be read as far as it goes."""
     index = folder / "index.jsonl"
     if not index.exists():
         return []
@@ -90,8 +93,13 @@ def load_sweep(name: str, folder: Path, workload: Workload | None) -> list[Run]:
         log_path = row.get("event_log")
         if row.get("status") != "ok" or not log_path or not (folder / log_path).exists():
             continue
-        log = read_eventlog(folder / log_path)
-        runs.append(Run(name, row, measured_run(log, machines, workload), samples_from_log(log, machines, workload)))
+        try:
+            log = read_eventlog(folder / log_path)
+            runs.append(Run(name, row, measured_run(log, machines, workload), samples_from_log(log, machines, workload)))
+        except UserError as exc:
+            if skipped is None:
+                raise
+            skipped.append(f"{name}/{row.get('run_id', log_path)}: {exc}")
     return runs
 
 
@@ -125,7 +133,10 @@ def evaluate(name: str, description: str, train: list[Run], test: list[Run], rep
     if not train or not test:
         return SplitResult(name, description, len(train), len(test), None,
                            note="not enough real runs recorded for this split")
-    model = fit(train)
+    try:
+        model = fit(train)
+    except UserError as exc:   # too few usable training tasks: say so rather than abort the other splits
+        return SplitResult(name, description, len(train), len(test), None, note=f"the fit failed: {exc}")
     result = SplitResult(name, description, len(train), len(test), model)
     for run in test:
         result.comparisons.append(compare(run.measured, model, reps, seed))

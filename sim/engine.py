@@ -23,10 +23,18 @@ Skipping only changes how often the policy's offer shuffle draws random numbers.
 
 Everything random comes from one seed: numpy's SeedSequence spawns one stream for the policy's
 offer shuffles and one for task costs, so a seed always gives the same trace.
+
+Performance (about 1 SimPy event per task on a machine with a core per slot, two on a shared
+one): a running task is a plain tuple, a full round reuses each executor's cached WorkerOffer,
+and cost noise comes from `_NormalStream`, which draws the same standard normals as numpy's
+per-call `Generator.normal` but in blocks (a scalar numpy call costs more than the rest of a
+launch). `tests/test_sim_golden.py` holds traces recorded before these changes; they must not
+move by one bit.
 """
 
 from __future__ import annotations
 
+import gc
 import heapq
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -103,6 +111,37 @@ class SimResult:
         }
 
 
+# ---------------------------------------------------------------------------------- noise
+class _NormalStream:
+    """Stands in for a numpy Generator where `CostSampler` draws `rng.normal(loc, scale)`.
+
+    numpy's `Generator.normal(loc, scale)` computes `loc + scale * z` with z the generator's
+    next standard normal (`random_normal` in numpy's distributions.c), and `standard_normal(n)`
+    fills an array with the next n of those same z, one after another. So serving z from
+    blocks gives bit-identical draws in the same order (checked by the golden traces), at a
+    fraction of the cost of a numpy call per draw. Blocks grow from 16 to 65,536 so small
+    runs draw little ahead; the generator is used for nothing else.
+    """
+
+    __slots__ = ("_rng", "_block", "_buf", "_pos")
+
+    def __init__(self, rng: np.random.Generator):
+        self._rng = rng
+        self._block = 16
+        self._buf: list[float] = []
+        self._pos = 0
+
+    def normal(self, loc: float, scale: float) -> float:
+        pos = self._pos
+        buf = self._buf
+        if pos == len(buf):
+            self._block = min(self._block * 2, 65536)
+            buf = self._buf = self._rng.standard_normal(self._block).tolist()
+            pos = 0
+        self._pos = pos + 1
+        return loc + scale * buf[pos]
+
+
 # ---------------------------------------------------------------------------------- state
 class _Executor:
     __slots__ = ("id", "host", "machine", "cores", "free", "idle_workers", "free_slots",
@@ -147,14 +186,9 @@ class _Stage:
         self.on_task_end = on_task_end
 
 
-class _Running:
-    __slots__ = ("record", "executor", "stage", "cpus")
-
-    def __init__(self, record: TaskRecord, executor: _Executor, stage: _Stage, cpus: int):
-        self.record = record
-        self.executor = executor
-        self.stage = stage
-        self.cpus = cpus
+# A running task, as handed to its machine and back: (record, executor, stage, cpus). A plain
+# tuple, because one is made per task.
+_Running = tuple
 
 
 # ---------------------------------------------------------------------------------- engine
@@ -182,7 +216,7 @@ class Engine:
         sched_seq, cost_seq = seq.spawn(2)
         self.scheduler = TaskScheduler(self.conf, seed=int(sched_seq.generate_state(1, np.uint64)[0]),
                                        racks=cluster.racks or None)
-        self.costs = CostSampler(self.cost_model, np.random.default_rng(cost_seq))
+        self.costs = CostSampler(self.cost_model, _NormalStream(np.random.default_rng(cost_seq)))
 
         self.env = simpy.Environment()
         machine_of_host = cluster.machine_of_host()
@@ -207,6 +241,7 @@ class Engine:
         self.map_statuses: list[MapStatus | None] = []
         self.job_end_s = float("nan")
         self._stall_limit_s = self._stall_limit()
+        self._reuse = self.conf.python_worker_reuse
 
     # ------------------------------------------------------------------ building stages
     def _build_stages(self) -> list[_Stage]:
@@ -278,35 +313,51 @@ class Engine:
             offered = [ex for ex in self.active if not ex.seen]   # only registration can change
         else:
             offered = self.active
-        self._mark_seen(offered)
-        launches = self.scheduler.resource_offers([self._offer(ex) for ex in offered], True, self.env.now * 1000.0)
+        if self.unseen:
+            self._mark_seen(offered)
+        # _offer(ex) inlined: the cached WorkerOffer for the executor's current free cores.
+        offers = []
+        for ex in offered:
+            offer = ex.offers.get(ex.free)
+            if offer is None:
+                offer = ex.offers[ex.free] = self._WorkerOffer(ex.id, ex.host, ex.free)
+            offers.append(offer)
+        launches = self.scheduler.resource_offers(offers, True, self.env.now * 1000.0)
         if launches:
             self._launch(launches)
 
     def partial_round(self, ex: _Executor) -> None:
         """Spark's makeOffers(executorId): one executor, isAllFreeResources = false."""
-        if self.skip_idle_rounds and ex.seen and (self.pending_total == 0 or ex.free < self.task_cpus):
-            return
-        self._mark_seen((ex,))
-        launches = self.scheduler.resource_offers([self._offer(ex)], False, self.env.now * 1000.0)
+        if ex.seen:
+            if self.skip_idle_rounds and (self.pending_total == 0 or ex.free < self.task_cpus):
+                return
+        else:
+            ex.seen = True   # _mark_seen((ex,))
+            self.unseen -= 1
+        offer = ex.offers.get(ex.free)   # _offer(ex), inlined: one partial round per finished task
+        if offer is None:
+            offer = ex.offers[ex.free] = self._WorkerOffer(ex.id, ex.host, ex.free)
+        launches = self.scheduler.resource_offers([offer], False, self.env.now * 1000.0)
         if launches:
             self._launch(launches)
 
     # ------------------------------------------------------------------ launch / finish
     def _launch(self, launches) -> None:
         now = self.env.now
-        reuse = self.conf.python_worker_reuse
+        reuse = self._reuse
         executors, by_taskset, records = self.executors, self._by_taskset, self.records
+        heappop = heapq.heappop
+        task_id = self._next_task_id
+        taken = 0
         for launch in launches:
             ex = executors[launch.executor_id]
             stage = by_taskset[launch.taskset_id]
             cpus = launch.cpus
+            taken += cpus
             ex.free -= cpus
-            self.total_free -= cpus
             if ex.free < 0:
                 raise AssertionError(f"executor {ex.id} over-committed by the policy")
             stage.pending -= 1
-            self.pending_total -= 1
             needs_worker = False
             if stage.python:
                 # A worker is warm only for the function it already ran: the start-up cost is
@@ -317,27 +368,32 @@ class Engine:
                 else:
                     needs_worker = True
             cpu, items = stage.cost(launch.index, needs_worker)
-            slot = heapq.heappop(ex.free_slots) if ex.free_slots else -1
-            record = TaskRecord(stage.stage_id, self._next_task_id, launch.index, launch.attempt, ex.id, ex.host,
+            slot = heappop(ex.free_slots) if ex.free_slots else -1
+            record = TaskRecord(stage.stage_id, task_id, launch.index, launch.attempt, ex.id, ex.host,
                                 _LOCALITY_NAME[launch.locality], now, _NAN, slot, items, cpu, stage.name)
-            self._next_task_id += 1
+            task_id += 1
             records.append(record)
             ex.running += 1
-            self.running_total += 1
-            ex.machine.start(_Running(record, ex, stage, cpus), cpu)
+            ex.machine.start((record, ex, stage, cpus), cpu)
+        # Totals once per round: nothing reads them while the launches are handed out.
+        n = len(launches)
+        self._next_task_id = task_id
+        self.total_free -= taken
+        self.pending_total -= n
+        self.running_total += n
         self._last_progress = now
 
     def _on_task_end(self, run: _Running) -> None:
         now = self.env.now
-        record, ex, stage = run.record, run.executor, run.stage
+        record, ex, stage, cpus = run
         record.finish_time = now
-        ex.free += run.cpus
-        self.total_free += run.cpus
+        ex.free += cpus
+        self.total_free += cpus
         ex.running -= 1
         self.running_total -= 1
         if record.slot >= 0:
             heapq.heappush(ex.free_slots, record.slot)
-        if stage.python and self.conf.python_worker_reuse:
+        if stage.python and self._reuse:
             ex.idle_workers[stage.stage_id] = ex.idle_workers.get(stage.stage_id, 0) + 1
         self._last_progress = now
         self.scheduler.task_finished(stage.taskset_id, record.index, now * 1000.0)
@@ -417,7 +473,17 @@ class Engine:
         env.process(self._revive())
         env.process(self._registrations())
         driver = env.process(self._driver())
-        env.run(until=driver)
+        # The run allocates a few objects per task (record, launch, running tuple) and frees
+        # none in cycles, so the cyclic collector would only rescan the growing trace again
+        # and again (about a sixth of a large run). It is paused for the run and resumes
+        # after; the engine's own cycles (processes, closures) are collected then.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            env.run(until=driver)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         return SimResult(
             tasks=self.records,
             job_duration_s=self.job_end_s,

@@ -10,7 +10,12 @@ tag, so an arrival or departure costs O(log n) and only the next completion is e
 one SimPy timeout, replaced only when the next completion time actually changes (superseded
 timeouts are ignored by token), so a task costs about one or two SimPy events. A machine that
 can never be oversubscribed (`dedicated`: at least as many cores as task slots on it) skips
-the bookkeeping: each task is one timeout of its own work.
+the bookkeeping: each task is one event at its own finish time.
+
+That event is a `_Completion`, not a `simpy.Timeout`: it is put on SimPy's queue with the
+public `Environment.schedule(event, NORMAL, delay)`, exactly as `Timeout.__init__` does, so it
+gets the same time, priority and event id, and SimPy's loop processes it in the same order;
+it only skips the Timeout's set-up (a task needs nothing but its callback and its value).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import heapq
 from typing import Any, Callable
 
 import simpy
+from simpy.events import NORMAL
 
 # Two finish tags closer than this (virtual seconds) complete together: float rounding of the
 # virtual clock must not leave a task a few ulps short of done.
@@ -26,9 +32,16 @@ _ABS_EPS = 1e-9
 _REL_EPS = 1e-12
 
 
+class _Completion:
+    """What `Environment.step()` needs of a processed event: `callbacks` and `_ok`."""
+
+    __slots__ = ("callbacks", "task")
+    _ok = True
+
+
 class Machine:
     __slots__ = ("env", "name", "cores", "on_complete", "dedicated", "_heap", "_virtual", "_updated_at",
-                 "_token", "_next_at", "_seq", "_dedicated_running")
+                 "_token", "_next_at", "_seq", "_dedicated_running", "_done_callbacks")
 
     def __init__(self, env: simpy.Environment, name: str, cores: int,
                  on_complete: Callable[[Any], None], max_running: int | None = None):
@@ -47,6 +60,8 @@ class Machine:
         self._token = 0
         self._next_at: float | None = None
         self._seq = 0
+        # Shared by every completion: step() only iterates it (and then sets the event's to None).
+        self._done_callbacks = (self._dedicated_done,)
 
     @property
     def running(self) -> int:
@@ -61,16 +76,21 @@ class Machine:
         """Begin serving `task`, which needs `work` CPU seconds; `on_complete(task)` follows."""
         if self.dedicated:
             self._dedicated_running += 1
-            self.env.timeout(work, task).callbacks.append(self._dedicated_done)
+            if work < 0:
+                raise ValueError(f"Negative delay {work}")   # as Timeout would
+            done = _Completion()
+            done.callbacks = self._done_callbacks
+            done.task = task
+            self.env.schedule(done, NORMAL, work)   # what Timeout(env, work) does
             return
         self._advance()
         self._seq += 1
         heapq.heappush(self._heap, (self._virtual + work, self._seq, task))
         self._reschedule()
 
-    def _dedicated_done(self, event) -> None:
+    def _dedicated_done(self, event: _Completion) -> None:
         self._dedicated_running -= 1
-        self.on_complete(event.value)
+        self.on_complete(event.task)
 
     def _advance(self) -> None:
         now = self.env.now

@@ -9,6 +9,14 @@ taskset's passes it applies the 3.1+ timer rule (SPARK-18886): reset only after 
 round that launched something, and after any reject only a full round can reset. The caller
 (a backend, the SimPy model or a scenario replay) owns free cores and time; this class holds
 no clock. Times are milliseconds.
+
+Performance notes: a round costs in proportion to its offers and the tasks it launches. The
+version checks are made once, a pass visits only the offers that still have enough free CPUs
+(an offer skipped in one pass is skipped in every later pass of the round: free CPUs only go
+down within a round, and a skipped offer is neither asked nor counted as a reject), and a
+taskset for which no offer has enough CPUs is passed over as a whole (every pass would skip
+every offer: nothing launched, no reject, so the reset rule would not act either).
+`TaskLaunch` is a named tuple because one is built per launched task.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .config import SchedulerConf, SparkVersion
 from .executors import ExecutorRegistry
@@ -30,8 +39,7 @@ class WorkerOffer:
     cores: int  # free cores now
 
 
-@dataclass(frozen=True)
-class TaskLaunch:
+class TaskLaunch(NamedTuple):
     taskset_id: str
     stage_id: int
     index: int
@@ -53,6 +61,9 @@ class TaskScheduler:
         self._order: dict[str, int] = {}
         self._no_rejects_since_last_reset: dict[str, bool] = {}
         self._stage_attempts: dict[int, int] = {}
+        # Fixed for the scheduler's life; compared once instead of on every round.
+        self._filter_schedulable = conf.spark_version >= SparkVersion(3, 0)
+        self._legacy_reset = conf.legacy_reset
 
     # ------------------------------------------------------------------ tasksets
     def submit_taskset(self, taskset_id: str, stage_id: int, prefs: Sequence[Sequence[TaskLocation]],
@@ -88,68 +99,106 @@ class TaskScheduler:
 
     def _drop_finished(self, tsm: TaskSetManager | None = None) -> None:
         """Remove finished tasksets (Spark's taskSetFinished); only `tsm` when given."""
-        candidates = [tsm] if tsm is not None else list(self._tasksets.values())
-        for t in candidates:
-            if t.is_finished() and t.taskset_id in self._tasksets:
-                del self._tasksets[t.taskset_id]
-                self._no_rejects_since_last_reset.pop(t.taskset_id, None)
+        if tsm is not None:
+            if tsm.is_zombie and not tsm.running:   # is_finished(), checked on every status update
+                self._drop(tsm)
+            return
+        for t in list(self._tasksets.values()):
+            if t.is_finished():
+                self._drop(t)
+
+    def _drop(self, tsm: TaskSetManager) -> None:
+        if tsm.taskset_id in self._tasksets:
+            del self._tasksets[tsm.taskset_id]
+            self._no_rejects_since_last_reset.pop(tsm.taskset_id, None)
 
     def _sorted_tasksets(self) -> list[TaskSetManager]:
-        if self.conf.spark_version >= SparkVersion(3, 0):
-            return [t for t in self._tasksets.values() if t.is_schedulable()]
+        if self._filter_schedulable:
+            return [t for t in self._tasksets.values() if not t.is_zombie and t.pending.all]  # is_schedulable()
         return list(self._tasksets.values())
 
     # ------------------------------------------------------------------ the round
     def resource_offers(self, offers: Sequence[WorkerOffer], all_free: bool, now_ms: float,
                         shuffle: bool = True) -> list[TaskLaunch]:
         new_executor = False
+        registry = self.registry
+        known = registry.executor_host
         for offer in offers:
             # Seen in an offer = alive, even with 0 free cores.
-            new_executor |= self.registry.add(offer.executor_id, offer.host)
+            if offer.executor_id not in known:
+                new_executor |= registry.add(offer.executor_id, offer.host)
         shuffled = list(offers)
-        if shuffle and len(shuffled) > 1:
-            self.rng.shuffle(shuffled)
-        available = [offer.cores for offer in shuffled]
+        if len(shuffled) > 1:
+            if shuffle:
+                self.rng.shuffle(shuffled)
+            available = [offer.cores for offer in shuffled]
+            most_free = max(available)
+        else:   # a partial round (one executor): the common case, one task per finished task
+            available = [offer.cores for offer in shuffled]
+            most_free = available[0] if available else 0
         launches: list[TaskLaunch] = []
-        tasksets = self._sorted_tasksets()
+        if self._filter_schedulable:   # _sorted_tasksets(), inlined
+            tasksets = [t for t in self._tasksets.values() if not t.is_zombie and t.pending.all]
+        else:
+            tasksets = list(self._tasksets.values())
         if new_executor:
             for tsm in tasksets:
                 tsm.executor_added()
         for tsm in tasksets:
+            cpus = tsm.cpus_per_task
+            if most_free < cpus:
+                continue  # every pass would skip every offer: nothing launched, nothing rejected
+            # Offers this taskset may ask, in shuffled order (positions into `shuffled`).
+            candidates = [i for i, free in enumerate(available) if free >= cpus]
             launched_any = False
             no_rejects = True
             global_min: TaskLocality | None = None
-            for max_locality in list(tsm.levels):
-                while True:
+            for max_locality in tsm.levels:   # passes never change the levels (only executors do)
+                while candidates:
                     pass_no_rejects, pass_min = self._offer_single_taskset(
-                        tsm, max_locality, shuffled, available, now_ms, launches)
+                        tsm, max_locality, shuffled, available, candidates, now_ms, launches)
                     no_rejects &= pass_no_rejects
                     if pass_min is None:
                         break
                     launched_any = True
-                    global_min = pass_min if global_min is None else min(global_min, pass_min)
-            if not self.conf.legacy_reset:
+                    if global_min is None or pass_min < global_min:
+                        global_min = pass_min
+            if not self._legacy_reset:
                 self._apply_reset_rule(tsm, all_free, launched_any, no_rejects, global_min, now_ms)
+            if launched_any:
+                most_free = max(available)
         return launches
 
     def _offer_single_taskset(self, tsm: TaskSetManager, max_locality: TaskLocality,
-                              shuffled: Sequence[WorkerOffer], available: list[int], now_ms: float,
-                              launches: list[TaskLaunch]):
-        """One pass: each offer with enough free CPUs is asked for at most one task."""
+                              shuffled: Sequence[WorkerOffer], available: list[int], candidates: list[int],
+                              now_ms: float, launches: list[TaskLaunch]):
+        """One pass: each offer with enough free CPUs is asked for at most one task.
+
+        `candidates` (positions of offers with enough free CPUs, in shuffled order) is updated
+        in place: an offer that falls below `cpus` is dropped for the passes that follow."""
         cpus = tsm.cpus_per_task
         no_rejects = True
         min_locality: TaskLocality | None = None
-        for i, offer in enumerate(shuffled):
-            if available[i] < cpus:
-                continue  # a skipped offer is never a reject
-            index, locality, reject = tsm.resource_offer(offer.executor_id, offer.host, max_locality, now_ms)
-            no_rejects &= not reject
+        resource_offer = tsm.resource_offer
+        attempts = tsm.attempts_launched
+        taskset_id, stage_id = tsm.taskset_id, tsm.stage_id
+        dropped = False
+        for i in candidates:
+            offer = shuffled[i]
+            index, locality, reject = resource_offer(offer.executor_id, offer.host, max_locality, now_ms)
+            if reject:
+                no_rejects = False
             if index is None:
                 continue
-            available[i] -= cpus
-            launches.append(TaskLaunch(tsm.taskset_id, tsm.stage_id, index, tsm.attempt_of(index),
+            free = available[i] = available[i] - cpus
+            if free < cpus:
+                dropped = True
+            launches.append(TaskLaunch(taskset_id, stage_id, index, attempts[index] - 1,   # attempt_of(index)
                                        offer.executor_id, offer.host, locality, cpus, max_locality))
-            min_locality = locality if min_locality is None else min(min_locality, locality)
+            if min_locality is None or locality < min_locality:
+                min_locality = locality
+        if dropped:
+            candidates[:] = [i for i in candidates if available[i] >= cpus]
         return no_rejects, min_locality
 
     def _apply_reset_rule(self, tsm: TaskSetManager, all_free: bool, launched_any: bool,

@@ -20,6 +20,7 @@ import os
 import re
 import sys
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -146,13 +147,24 @@ def point_spec(base: RunSpec, point: SweepPoint) -> RunSpec:
 
 
 # ------------------------------------------------------------------------- running
+@lru_cache(maxsize=256)
+def _built(spec: RunSpec):
+    """(cluster, job, model, scheduler conf) of one configuration, built once per process.
+
+    The repetitions of a point differ only in their seed; building is deterministic and its
+    results are immutable (the engine only reads them), so they are shared across runs. This
+    also keeps the job's hashed partitions (`PySparkJob.reduce_members`) computed once."""
+    cluster, job, model = spec.build()
+    return cluster, job, model, cluster.scheduler_conf()
+
+
 def run_point(task: tuple[RunSpec, SweepPoint, int, str]) -> dict:
     """Run one point (in a worker process) and return its CSV row."""
     from .engine import simulate
 
     base, point, seed, sweep_id = task
-    cluster, job, model = point_spec(base, point).build()
-    result = simulate(cluster, job, model, seed)
+    cluster, job, model, conf = _built(point_spec(base, point))
+    result = simulate(cluster, job, model, seed, conf=conf)
     s = result.summary()
     return {
         "sweep_id": sweep_id, "spark_version": point.spark_version, "nodes": point.nodes,
@@ -234,8 +246,12 @@ def _execute(todo, out: Path, processes: int | None, progress: bool) -> list[dic
                 emit(run_point(task))
         else:
             ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            # Small chunks: a worker takes a few consecutive runs (often repetitions of one
+            # point, which share a build), rows still stream back as each chunk ends, and an
+            # interrupted sweep loses at most a few runs per worker.
+            chunksize = max(1, min(8, len(todo) // (processes * 8)))
             with ctx.Pool(processes) as pool:
-                for row in pool.imap_unordered(run_point, todo, chunksize=1):
+                for row in pool.imap_unordered(run_point, todo, chunksize=chunksize):
                     emit(row)
     return rows
 

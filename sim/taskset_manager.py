@@ -9,6 +9,12 @@ pending task at once (SPARK-4939). Who resets the timer depends on the mode: in 
 (Spark < 3.1, or `spark.locality.wait.legacyResetOnTaskLaunch`) every launch outside a
 NO_PREF pass does; otherwise only the scheduler round does (`TaskScheduler`). Follows
 SPEC.md §b; times are milliseconds.
+
+Performance notes (the offer path runs a few times per simulated task): the hot methods
+(`resource_offer`, `allowed_locality`, `_dequeue_task`/`_dequeue_from`, `_more_tasks_in`)
+inline Spark's small helpers (`isTaskNeedScheduled`, `tasksNeedToBeScheduledFrom`) and keep
+attributes in locals; each does exactly the checks and the lazy clean-up of the helper it
+replaces, in the same order, so the stacks and the timer evolve as before.
 """
 
 from __future__ import annotations
@@ -49,9 +55,18 @@ class TaskSetManager:
         self.cpus_per_task = conf.task_cpus if cpus_per_task is None else cpus_per_task
         self.is_shuffle_map = is_shuffle_map
         self.conf = conf
+        self.legacy_reset = conf.legacy_reset   # read on every launch
         self.registry = registry
-        # ShuffleMapTask/ResultTask de-duplicate their locations (`distinct`).
-        self.prefs: list[tuple[TaskLocation, ...]] = [tuple(dict.fromkeys(p)) for p in prefs]
+        # ShuffleMapTask/ResultTask de-duplicate their locations (`distinct`). Tasks usually
+        # share one preference tuple object, so each distinct object is de-duplicated once
+        # (keyed by identity: `prefs` keeps every tuple alive while this runs).
+        distinct: dict[int, tuple[TaskLocation, ...]] = {}
+        self.prefs: list[tuple[TaskLocation, ...]] = []
+        for p in prefs:
+            d = distinct.get(id(p))
+            if d is None:
+                d = distinct[id(p)] = tuple(dict.fromkeys(p))
+            self.prefs.append(d)
         n = self.num_tasks = len(self.prefs)
         self.successful = [False] * n
         self.copies_running = [0] * n
@@ -104,29 +119,43 @@ class TaskSetManager:
 
     def _list_has_pending(self, stack: list[int]) -> bool:
         # Spark's tasksNeedToBeScheduledFrom: pop stale entries off the end as it looks.
+        copies, successful = self.copies_running, self.successful
         while stack:
-            if self._needs_scheduling(stack[-1]):
+            index = stack[-1]
+            if copies[index] == 0 and not successful[index]:   # _needs_scheduling, inlined
                 return True
             stack.pop()
         return False
 
     def _more_tasks_in(self, stacks: dict[str, list[int]]) -> bool:
         # Spark's moreTasksToRunIn: no liveness check, keys with nothing left are dropped.
-        empty = []
+        # (_list_has_pending inlined: this runs on every offer while a level waits.)
+        copies, successful = self.copies_running, self.successful
+        empty = None
         found = False
         for key, stack in stacks.items():
-            if self._list_has_pending(stack):
-                found = True
+            while stack:
+                index = stack[-1]
+                if copies[index] == 0 and not successful[index]:
+                    found = True
+                    break
+                stack.pop()
+            if found:
                 break
-            empty.append(key)
-        for key in empty:
-            del stacks[key]
+            if empty is None:
+                empty = [key]
+            else:
+                empty.append(key)
+        if empty is not None:
+            for key in empty:
+                del stacks[key]
         return found
 
     def _dequeue_from(self, stack: list[int] | None, executor_id: str, host: str) -> int | None:
         if not stack:
             return None
         excl = self.excludelist
+        copies, successful = self.copies_running, self.successful
         position = len(stack)
         while position > 0:
             position -= 1
@@ -134,32 +163,75 @@ class TaskSetManager:
             if excl is not None and excl.is_task_excluded(index, executor_id, host):
                 continue  # left in place: another executor may still take it
             del stack[position]
-            if self._needs_scheduling(index):
+            if copies[index] == 0 and not successful[index]:
                 return index
         return None
 
     def _dequeue_task(self, executor_id: str, host: str, allowed: TaskLocality):
+        """Spark's dequeueTask: executor, host, no-pref, rack, then any stack, as allowed."""
+        if self.excludelist is not None:
+            return self._dequeue_task_excluding(executor_id, host, allowed)
+        # Without an exclude list nothing is ever left in a stack: each level is "pop until a
+        # task needs scheduling" (_dequeue_from's loop, inlined as it runs on every offer).
         pending = self.pending
-        index = self._dequeue_from(pending.for_executor.get(executor_id), executor_id, host)
+        copies, successful = self.copies_running, self.successful
+        stack = pending.for_executor.get(executor_id) if pending.for_executor else None
+        while stack:
+            index = stack.pop()
+            if copies[index] == 0 and not successful[index]:
+                return index, PROCESS_LOCAL
+        if allowed >= NODE_LOCAL:
+            stack = pending.for_host.get(host) if pending.for_host else None
+            while stack:
+                index = stack.pop()
+                if copies[index] == 0 and not successful[index]:
+                    return index, NODE_LOCAL
+        if allowed >= NO_PREF:
+            # No-preference tasks come after node-local ones and are reported PROCESS_LOCAL.
+            stack = pending.no_prefs
+            while stack:
+                index = stack.pop()
+                if copies[index] == 0 and not successful[index]:
+                    return index, PROCESS_LOCAL
+        # With no rack stacks at all (standalone: no racks) the rack lookup cannot find one.
+        if allowed >= RACK_LOCAL and pending.for_rack:
+            rack = self.registry.rack_of(host)
+            stack = pending.for_rack.get(rack) if rack is not None else None
+            while stack:
+                index = stack.pop()
+                if copies[index] == 0 and not successful[index]:
+                    return index, RACK_LOCAL
+        if allowed >= ANY:
+            stack = pending.all
+            while stack:
+                index = stack.pop()
+                if copies[index] == 0 and not successful[index]:
+                    return index, ANY
+        return None
+
+    def _dequeue_task_excluding(self, executor_id: str, host: str, allowed: TaskLocality):
+        """dequeueTask with an exclude list: excluded tasks stay in their stacks."""
+        pending = self.pending
+        dequeue = self._dequeue_from
+        index = dequeue(pending.for_executor.get(executor_id), executor_id, host)
         if index is not None:
             return index, PROCESS_LOCAL
         if allowed >= NODE_LOCAL:
-            index = self._dequeue_from(pending.for_host.get(host), executor_id, host)
+            index = dequeue(pending.for_host.get(host), executor_id, host)
             if index is not None:
                 return index, NODE_LOCAL
         if allowed >= NO_PREF:
-            # No-preference tasks come after node-local ones and are reported PROCESS_LOCAL.
-            index = self._dequeue_from(pending.no_prefs, executor_id, host)
+            index = dequeue(pending.no_prefs, executor_id, host)
             if index is not None:
                 return index, PROCESS_LOCAL
         if allowed >= RACK_LOCAL:
             rack = self.registry.rack_of(host)
             if rack is not None:
-                index = self._dequeue_from(pending.for_rack.get(rack), executor_id, host)
+                index = dequeue(pending.for_rack.get(rack), executor_id, host)
                 if index is not None:
                     return index, RACK_LOCAL
         if allowed >= ANY:
-            index = self._dequeue_from(pending.all, executor_id, host)
+            index = dequeue(pending.all, executor_id, host)
             if index is not None:
                 return index, ANY
         return None
@@ -182,6 +254,7 @@ class TaskSetManager:
             levels.append(RACK_LOCAL)
         levels.append(ANY)
         self.levels = levels
+        self.last_level_index = len(levels) - 1   # read on every offer
         self.waits = [conf.wait_ms(level) for level in levels]
 
     def locality_index(self, level: TaskLocality) -> int:
@@ -206,8 +279,11 @@ class TaskSetManager:
 
     def allowed_locality(self, now_ms: float) -> TaskLocality:
         """Spark's getAllowedLocalityLevel (advances the timer state as a side effect)."""
-        levels, pending = self.levels, self.pending
-        last = len(levels) - 1
+        levels = self.levels
+        last = self.last_level_index
+        if self.current_index == last:
+            return levels[last]   # at the widest level: the loop below would not run
+        pending = self.pending
         while self.current_index < last:
             level = levels[self.current_index]
             if level == PROCESS_LOCAL:
@@ -247,7 +323,12 @@ class TaskSetManager:
         if self.is_zombie or (excl is not None and excl.is_offer_excluded(executor_id, host)):
             return None, None, False
         if max_locality != NO_PREF:
-            allowed = min(self.allowed_locality(now_ms), max_locality)
+            if self.current_index == self.last_level_index:
+                allowed = ANY   # what allowed_locality returns at the widest level (always ANY)
+            else:
+                allowed = self.allowed_locality(now_ms)
+            if max_locality < allowed:
+                allowed = max_locality   # min(allowed, max_locality)
         else:
             allowed = NO_PREF  # a NO_PREF pass does not consult the timer at all
         found = self._dequeue_task(executor_id, host, allowed)
@@ -255,7 +336,7 @@ class TaskSetManager:
             reject = max_locality == ANY and bool(self.pending.all)
             return None, None, reject
         index, locality = found
-        if self.conf.legacy_reset and max_locality != NO_PREF:
+        if self.legacy_reset and max_locality != NO_PREF:
             self.reset_delay_timer(now_ms, locality)
         self.copies_running[index] += 1
         self.attempts_launched[index] += 1

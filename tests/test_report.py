@@ -74,7 +74,7 @@ def test_real_timeline_reuses_threads():
     assert bars[0].start == 0.0 and bars[1].end == 4.0
 
 
-def _copy_some_runs(dst: Path, count: int) -> int:
+def _copy_some_runs(dst: Path, count: int, cluster_yaml: str | None = None) -> int:
     """Copy the first finished real runs of the bundled recording (real data, never made up)."""
     src = REPO / "data" / "runs" / "shared"
     if not (src / "index.jsonl").exists():
@@ -94,20 +94,109 @@ def _copy_some_runs(dst: Path, count: int) -> int:
     for row in rows:
         shutil.copy2(src / row["event_log"], dst / row["event_log"])
     (dst / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if cluster_yaml is None:
+        shutil.copy2(src / "cluster.yaml", dst / "cluster.yaml")
+    else:
+        (dst / "cluster.yaml").write_text(cluster_yaml)
     return len(rows)
 
 
-def test_report_with_recorded_real_runs(tmp_path):
-    if _copy_some_runs(tmp_path / "runs" / "shared", 3) < 3:
-        pytest.skip("no recorded real runs in data/runs/shared yet")
+# The first eight bundled runs are N = 1, P = 1, 2, 4, 5 at waits 0 s and 3 s: P = 1 and 4 train the
+# interpolation split, P = 2 and 5 are held out.
+HANDFUL = 8
+# Stand-in for a pinned sweep: the same real logs, each loopback host its own one-core machine. It tests
+# that the pinned folder reaches the other-hardware split, not what pinning does to the numbers.
+ONE_CORE_EACH = "machines:\n" + "".join(f"  - {{name: cpu{i}, cores: 1, hosts: [127.0.0.{i}]}}\n" for i in (2, 3, 4))
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    if _copy_some_runs(root / "shared", HANDFUL) < HANDFUL:
+        pytest.skip(f"fewer than {HANDFUL} recorded real runs in data/runs/shared yet")
+    _copy_some_runs(root / "pinned", 2, ONE_CORE_EACH)
+    return root
+
+
+def _strict_json(path: Path):
+    def no_nan(name):
+        raise AssertionError(f"{path.name}: {name} is not JSON")
+    return json.loads(path.read_text(), parse_constant=no_nan)
+
+
+def test_report_with_recorded_real_runs(tmp_path, runs_dir):
+    from calibration.heldout import heldout_tests, load_sweep
+    from calibration.inputs import load_workload
+
     out = tmp_path / "rep"
-    result = build_report(ReportOptions(out, TINY, [str(tmp_path / "runs")], validate_reps=2))
+    workload = str(REPO / "data" / "study-workload.yaml")
+    result = build_report(ReportOptions(out, TINY, [str(runs_dir)], validate_reps=2, workload=workload))
     assert len(list(out.glob("*.png"))) == 12
-    assert result.validation is not None and len(result.validation.runs) == 3
+    m = result.measured
+    assert m is not None and len(m.runs) == HANDFUL + 2 and len(m.in_sample) == HANDFUL + 2
+    assert [s.pinned for s in m.sweeps] == [True, False]        # sorted paths: pinned/, shared/
     lines = (out / "data" / "validation.csv").read_text().splitlines()
-    assert len(lines) == 1 + len(result.validation.in_sample)
+    assert len(lines) == 1 + len(m.runs)
+
+    # Section 3's held-out numbers are calibration.heldout's, on the same runs, reps and seed.
+    doc = _strict_json(out / "data" / "heldout.json")
+    splits = {s["name"]: s for s in doc["splits"]}
+    assert list(splits) == ["interpolation", "more_nodes", "other_hardware"]
+    wl = load_workload(workload)
+    direct = heldout_tests(load_sweep("shared", runs_dir / "shared", wl), load_sweep("pinned", runs_dir / "pinned", wl),
+                           reps=2, seed=TINY.seed)
+    for split in direct["splits"]:
+        mine = splits[split.name]
+        assert mine["test_runs"] == split.test_runs
+        if split.comparisons:
+            assert mine["median_ape"] == pytest.approx(split.summary()["median_ape"])
+            assert mine["baseline_median_ape"] == pytest.approx(split.summary()["baseline_median_ape"])
+    assert splits["interpolation"]["test_runs"] == HANDFUL // 2
+    assert splits["more_nodes"]["test_runs"] == 0 and splits["more_nodes"]["median_ape"] is None
+    assert splits["other_hardware"]["test_runs"] == 2
+    assert set(doc["spread"]) == {"shared", "pinned"} and doc["in_sample"]["runs"] == len(m.runs)
+
     readme = (out / "README.md").read_text()
-    assert "held-out" in readme and "fig12_timeline_real_vs_sim.png" in readme
+    section3 = readme[readme.index("## 3."):readme.index("## 4.")]
+    for text in ("| held-out: interpolation |", "| held-out: other hardware |", "**Noise floor", "Not run:",
+                 "**The same runs, in-sample.**",
+                 "baseline", "fitted here", "fig12_timeline_real_vs_sim.png", "data/heldout.json"):
+        assert text in section3, text
+    assert "leave-one-configuration-out" not in readme
+    # Headline 2 is the held-out interpolation error, with its number of runs.
+    pct = f"{splits['interpolation']['median_ape'] * 100:.0f} %"
+    assert f"the {HANDFUL // 2} runs at the other partition counts" in result.headlines[1] and pct in result.headlines[1]
+
+
+def test_section3_without_a_pinned_sweep(runs_dir, tmp_path):
+    from sparkdelay.report.measured import load_measured
+    from sparkdelay.report.measured_text import headline, section
+
+    m = load_measured([runs_dir / "shared"], str(REPO / "data" / "study-workload.yaml"), None, reps=2)
+    text = "\n".join(section(m))
+    assert "No pinned sweep" in text and "**Other hardware.**" in text
+    assert "not enough real runs" in text
+    assert "held out" in headline(m)
+    assert load_measured([tmp_path], None, None) is None      # a folder without any index.jsonl
+
+
+def test_verdict_says_who_is_closer_and_where():
+    from types import SimpleNamespace as NS
+    from calibration.heldout import SplitResult
+    from sparkdelay.report.measured_text import verdict
+
+    def comp(ape, hosts):
+        return NS(ape=ape, placement_match=True, measured=NS(tasks_per_host=dict(enumerate(hosts))))
+
+    split = SplitResult("interpolation", "fit on some P, predict the others", 4, 4, model=None)
+    split.comparisons = [comp(0.1, [8, 1]), comp(0.1, [6, 6]), comp(0.5, [4, 0]), comp(0.5, [2, 0])]
+    split.baseline_apes = [0.6, 0.6, 0.2, 0.2]
+    text = verdict(split)
+    assert "the model is the closer of the two on 2 of 4 runs" in text
+    assert "largest where the tasks spread over several hosts" in text and "100 %" in text
+    assert "Where every task ran on one host the baseline is closer (2 runs: 50 % against 20 %)" in text
+    split.baseline_apes = [0.05] * 4
+    assert "The baseline is closer on the median in every group" in verdict(split)
 
 
 def test_cli_report_and_bad_input(tmp_path, capsys):

@@ -3,7 +3,8 @@
 Runs the 2017 study's whole grid (N = 1..5, P = 1..40, waits 3/1/0 s, 10 seeds per point, under
 Spark 2.1 and 4.0 rules and with evenly filled partitions) through the model with the bundled
 calibration (`data/model.json` if present, otherwise the `CostModel` defaults, said so), compares
-the model with the bundled real runs (`data/runs/`, if any), writes the report into `reports/`
+the model with the bundled real runs (`data/runs/shared` and `data/runs/pinned`, if any: in-sample,
+and in the three held-out tests with their naive baseline), writes the report into `reports/`
 and prints where to look and the three headline numbers. About a minute on two cores.
 """
 
@@ -39,7 +40,7 @@ def run(args) -> int:
     print(f"real runs: {runs[0] if runs else 'none bundled (model vs measurement is skipped)'}")
     spec = GridSpec(reps=args.reps, seed=args.seed, model_path=model, processes=args.processes)
     print(f"simulating the study grid: {spec.runs_per_sweep} runs x 3 sweeps ...", flush=True)
-    result = build_report(ReportOptions(Path(args.out), spec, runs, model, args.validate_reps,
+    result = build_report(ReportOptions(Path(args.out), spec, runs, model, args.validate_reps, args.workload,
                                         progress=not args.no_progress and sys.stderr.isatty()))
     print_summary(result)
     print(f"look at: {result.readme} (figures inline); README_SECTION.md holds the summary for the top README")

@@ -3,7 +3,8 @@
 Runs the study's grid (N = 1..5, P = 1..40, waits 3/1/0 s by default) three times with
 `sim.sweep` (Spark 2.1 rules, Spark 4.0 rules, and the study's future work: evenly filled
 partitions), checks findings F1..F13 of STUDY.md on the results, compares the model with the
-real runs found under `--runs` (folders holding `index.jsonl` from `sparkdelay run`), and writes
+real runs found under `--runs` (folders holding `index.jsonl` from `sparkdelay run`, and their
+`cluster.yaml`): in-sample, and in the three held-out tests of `sparkdelay heldout`; and writes
 `OUT/README.md`, `OUT/README_SECTION.md`, `OUT/fig*.png` and `OUT/data/`. See `sparkdelay.report`.
 """
 
@@ -14,6 +15,8 @@ from pathlib import Path
 
 from sparkdelay.errors import UserError
 
+DEFAULT_WORKLOAD = Path("data") / "study-workload.yaml"
+
 NAME = "report"
 HELP = "write the study re-made by the model, and model vs real runs, as Markdown with PNG figures"
 
@@ -23,7 +26,10 @@ def add_report_arguments(parser, out_default: str = "reports") -> None:
     parser.add_argument("--reps", type=int, default=10, help="simulated runs (seeds) per grid point (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="base seed of every simulation (default 0)")
     parser.add_argument("--validate-reps", type=int, default=5,
-                        help="simulated runs per measured configuration (default 5)")
+                        help="simulated runs per measured run, in-sample and in the held-out tests (default 5)")
+    parser.add_argument("--workload", metavar="W", default=None,
+                        help=f"workload YAML of the real runs' job (default {DEFAULT_WORKLOAD} when it exists, "
+                             f"else the study's 40 shards)")
     parser.add_argument("--processes", type=int, default=None, help="worker processes (default: all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -47,6 +53,10 @@ def check_common(args) -> None:
         raise UserError(f"--validate-reps: must be at least 1, got {args.validate_reps}")
     if args.processes is not None and args.processes < 1:
         raise UserError(f"--processes: must be at least 1, got {args.processes}")
+    if args.workload is None and DEFAULT_WORKLOAD.exists():
+        args.workload = str(DEFAULT_WORKLOAD)
+    elif args.workload is not None and not Path(args.workload).exists():
+        raise UserError(f"--workload: {args.workload}: no such file")
 
 
 def run(args) -> int:
@@ -61,7 +71,7 @@ def run(args) -> int:
                     waits=tuple(parse_wait_list(args.wait, "--wait")),
                     reps=args.reps, seed=args.seed, model_path=args.model, processes=args.processes)
     result = build_report(ReportOptions(Path(args.out), spec, list(args.runs), args.model, args.validate_reps,
-                                        progress=not args.no_progress and sys.stderr.isatty()))
+                                        args.workload, progress=not args.no_progress and sys.stderr.isatty()))
     print_summary(result)
     return 0
 

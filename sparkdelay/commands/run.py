@@ -115,9 +115,9 @@ def run(args) -> int:
     else:
         raise UserError(f"--master: expected spark://host:port or {LOCAL}, got {args.master!r}")
     started_here = managed and not cluster.is_running()
+    from real.spark_env import check_java
+    check_java()  # every driver starts a JVM, whoever runs the cluster
     if managed:
-        from real.spark_env import check_java
-        check_java()
         base = spec_from_args(args, max(nodes))
         if args.master != LOCAL:  # keep the recorded cluster's layout, only the worker count changes
             from dataclasses import replace
@@ -145,7 +145,8 @@ def run(args) -> int:
             index.append_row(index_path, row)
             counts[row["status"]] = counts.get(row["status"], 0) + 1
             if row["status"] != "ok":
-                tqdm.write(f"{spec.run_id}: {row['status']}: {str(row.get('error'))[:300]}", file=sys.stderr)
+                why = row.get("error") or f"executors removed during the run: {row.get('executors_removed')}"
+                tqdm.write(f"{spec.run_id}: {row['status']}: {str(why)[:300]}", file=sys.stderr)
             bar.set_postfix(last=f"{row['job_duration_ms'] or 0:.0f}ms", **counts)
             bar.update(1)
     finally:

@@ -2,8 +2,8 @@
 
 One base seed feeds everything: the sweeps derive each point's seed from it (`sim.sweep.derive_seed`),
 the example timelines use the seed of repetition 0 of their point (so they are runs of the grid),
-and the validation's simulations derive theirs from it too. The result carries the headline
-numbers that `sparkdelay demo` prints.
+and the real runs' simulations use it plus the repetition (`calibration.validate.compare`), as do
+the held-out tests. The result carries the headline numbers that `sparkdelay demo` prints.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from typing import Sequence
 from . import figures as F
 from .findings import Finding, critical_path, evaluate
 from .grids import STUDY_VERSION, TODAY_VERSION, GridSet, GridSpec, run_grids, write_even_job
+from .measured import write_data
+from .measured_text import headline
 from .timeline import bars_from_sim
 
 
@@ -29,6 +31,7 @@ class ReportOptions:
     runs: Sequence[str] = ()                # folders holding index.jsonl files (may be empty)
     validation_model: str | None = None     # model for section 3 (None: fit on the runs)
     validate_reps: int = 5
+    workload: str | None = None             # workload YAML of the real runs' job (None: the study's 40 shards)
     progress: bool = False
 
 
@@ -39,7 +42,7 @@ class ReportResult:
     study_findings: list[Finding]
     today_findings: list[Finding]
     grids: GridSet
-    validation: object | None
+    measured: object | None                 # measured.Measured: section 3
     even_gain: dict
     timings: dict
     headlines: list[str]
@@ -153,66 +156,43 @@ def build_report(opts: ReportOptions) -> ReportResult:
     timings["figures_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    val = None
+    measured = None
     if opts.runs:
-        from .measured import validate
-        val = validate(opts.runs, opts.validation_model, reps=opts.validate_reps, seed=spec.seed)
-        if val is not None and val.in_sample:
-            figs["scatter"] = F.predicted_vs_measured(val, out, "fig09_predicted_vs_measured.png")
-            figs["errors"] = F.error_per_config(val, out, "fig10_error_per_config.png")
-            figs["hosts"] = F.tasks_per_host(val, out, "fig11_tasks_per_host.png")
-            example = _example_config(val)
-            if example is not None:
-                figs["real_timeline"] = F.real_vs_sim_timeline(example, out, "fig12_timeline_real_vs_sim.png")
+        from . import measured_figures as MF
+        from .measured import load_measured
+        measured = load_measured(opts.runs, opts.workload, opts.validation_model, opts.validate_reps, spec.seed)
+        if measured is not None and measured.in_sample:
+            figs["scatter"] = MF.predicted_vs_measured(measured, out, "fig09_predicted_vs_measured.png")
+            figs["errors"] = MF.error_per_config(measured, out, "fig10_error_per_config.png")
+            figs["hosts"] = MF.tasks_per_host(measured, out, "fig11_tasks_per_host.png")
+            figs["real_timeline"] = MF.real_vs_sim_timeline(measured, out, "fig12_timeline_real_vs_sim.png", spec.seed)
     timings["validation_s"] = time.perf_counter() - t
 
-    _write_data(data, gs, study_f, today_f, val)
+    _write_data(data, gs, study_f, today_f, measured)
     write_even_job(data / "even_job.yaml")
-    headlines = _headlines(study_f, val, gain)
+    headlines = _headlines(study_f, measured, gain)
     timings["total_s"] = time.perf_counter() - t_start
-    result = ReportResult(out / "README.md", list(figs.values()), study_f, today_f, gs, val, gain, timings,
+    result = ReportResult(out / "README.md", list(figs.values()), study_f, today_f, gs, measured, gain, timings,
                           headlines, label)
     write_readme(result, figs, opts)
     write_section(result, figs, out)
     return result
 
 
-def _example_config(val):
-    """The configuration whose timelines are shown: the study's N = 3, P = 9, wait 3 s if measured."""
-    preds = val.in_sample
-    if not preds:
-        return None
-    def score(p):
-        r = p.first
-        return (r.pin, abs(r.nodes - 3), abs(r.partitions - 9), abs(r.wait_s - 3.0))
-    return min(preds.values(), key=score)
-
-
-def _headlines(study_f: list[Finding], val, gain: dict) -> list[str]:
+def _headlines(study_f: list[Finding], measured, gain: dict) -> list[str]:
     by = {f.id: f for f in study_f}
     n_ok = sum(1 for f in study_f if f.reproduced)
     n_test = sum(1 for f in study_f if f.reproduced is not None)
     h1 = (f"{n_ok} of {n_test} testable findings reproduced by the model (Spark 2.1 rules); "
           f"F8 {by['F8'].status} ({by['F8'].short}); F11 {by['F11'].status} ({by['F11'].short})")
-    if val is not None and val.held_out:
-        from .measured import Validation
-        h2 = (f"model vs real runs on this machine: median |error| of the predicted job duration "
-              f"{Validation.median_abs(val.held_out) * 100:.0f} % held-out "
-              f"({Validation.median_abs(val.in_sample) * 100:.0f} % in-sample) over {len(val.held_out)} configurations, "
-              f"{len(val.runs)} real runs")
-    elif val is not None and val.in_sample:
-        from .measured import Validation
-        h2 = (f"model vs real runs: median |error| {Validation.median_abs(val.in_sample) * 100:.0f} % in-sample over "
-              f"{len(val.in_sample)} configuration(s) (too few for a held-out check)")
-    else:
-        h2 = "model vs real runs: no recorded real runs found, no comparison"
+    h2 = headline(measured)
     best = gain.get("best")
     h3 = (f"even partitioning (future work): predicted time saved {gain['mean_wait3']:.1f} % on average "
           f"(wait 3 s, N >= 2, all P)" + (f", at best {best[1]:.1f} % (N = {best[0][0]}, P = {best[0][1]})" if best else ""))
     return [h1, h2, h3]
 
 
-def _write_data(data: Path, gs: GridSet, study_f, today_f, val) -> None:
+def _write_data(data: Path, gs: GridSet, study_f, today_f, measured) -> None:
     rows = gs.study.summary_rows() + gs.today.summary_rows() + gs.even.summary_rows()
     with open(data / "grid_summary.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -220,19 +200,4 @@ def _write_data(data: Path, gs: GridSet, study_f, today_f, val) -> None:
         w.writerows(rows)
     (data / "findings.json").write_text(json.dumps(
         {"spark_2.1": [asdict(f) for f in study_f], "spark_4.0": [asdict(f) for f in today_f]}, indent=1) + "\n")
-    vpath = data / "validation.csv"
-    if val is None or not val.in_sample:
-        vpath.unlink(missing_ok=True)
-        return
-    with open(vpath, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["source", "nodes", "partitions", "wait_s", "pin", "real_runs", "measured_mean_s",
-                    "predicted_in_sample_s", "error_in_sample", "predicted_held_out_s", "error_held_out", "sim_runs"])
-        for key, p in val.in_sample.items():
-            h = val.held_out.get(key)
-            r = p.first
-            w.writerow([r.source, r.nodes, r.partitions, r.wait_s, r.pin, len(p.runs), round(p.measured_mean, 3),
-                        round(p.predicted_mean, 3), round(p.rel_error, 4),
-                        "" if h is None else round(h.predicted_mean, 3), "" if h is None else round(h.rel_error, 4),
-                        len(p.predicted)])
-
+    write_data(data, measured)

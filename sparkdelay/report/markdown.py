@@ -6,8 +6,6 @@ the text comes from the result object; nothing is typed in.
 
 from __future__ import annotations
 
-import os
-import statistics
 from pathlib import Path
 
 from .findings import NOT_TESTABLE, REPRODUCED
@@ -63,49 +61,9 @@ def _gain_table(result) -> list[str]:
     return lines
 
 
-def _load_note(runs) -> str:
-    loads = [r.loadavg_1m for r in runs if r.loadavg_1m is not None]
-    if not loads:
-        return ""
-    return (f" The machine's 1-minute load average when the runs started ranged {min(loads):.1f}..{max(loads):.1f} "
-            f"(median {statistics.median(loads):.1f}) on {os.cpu_count()} cores: runs that shared the CPUs with other "
-            f"work are slower and noisier than the model, which knows only the job's own tasks.")
-
-
 def _validation(result, figs) -> list[str]:
-    from .measured import Validation, percent
-    val = result.validation
-    L = ["## 3. Model vs measurement on this machine", ""]
-    if val is None or not val.in_sample:
-        L += ["No finished real runs were found" + (f" ({len(val.skipped)} skipped)" if val else "")
-              + ", so there is nothing to compare yet. Record some with `make real-demo` (a small sweep on a local "
-              "Spark Standalone cluster) or `sparkdelay run`, then `sparkdelay report --runs <folder>`.", ""]
-        return L
-    srcs = sorted({r.source for r in val.runs})
-    reps = sorted({len(p.runs) for p in val.in_sample.values()})
-    L += [f"Real runs: {len(val.runs)} finished runs in {len(val.in_sample)} configurations from "
-          f"{', '.join(f'`{s}`' for s in srcs)} (Spark {', '.join(sorted({r.spark_version for r in val.runs}))}, "
-          f"a local Standalone cluster whose workers are loopback hosts of this machine; "
-          f"{'/'.join(map(str, reps))} run(s) per configuration), read with `calibration.eventlog`"
-          + (f"; {len(val.skipped)} index rows left out (unfinished, failed or without a log)" if val.skipped else "")
-          + ". The recording may still have been growing: this is what existed when the report was made."
-          + _load_note(val.runs), "",
-          f"Predictions simulate each configuration {val.reps} times with the same cluster shape (the `local` preset: "
-          f"all workers share this machine's {os.cpu_count()} cores, or one core each when pinned) and the same job. "
-          f"**In-sample model:** {val.model_label}. **Held-out model:** {val.held_out_note}. "
-          f"(`sparkdelay validate` did not exist when this report module was written; this is its own computation.)", ""]
-    rows = [("in-sample", val.in_sample)] + ([("held-out", val.held_out)] if val.held_out else [])
-    L += ["| model | configurations | median abs error | mean abs error | largest abs error | median error, wait 0 s | median error, wait >= 1 s |",
-          "|---|---|---|---|---|---|---|"]
-    for name, preds in rows:
-        errs = Validation.errors(preds)
-        absr = [abs(e) for e in errs]
-        w0 = [e for p, e in zip(preds.values(), errs) if p.first.wait_s == 0]
-        w3 = [e for p, e in zip(preds.values(), errs) if p.first.wait_s > 0]
-        L.append(f"| {name} | {len(errs)} | {percent(statistics.median(absr))} | {percent(statistics.mean(absr))} | "
-                 f"{percent(max(absr))} | {percent(statistics.median(w0)) if w0 else 'n/a'} | "
-                 f"{percent(statistics.median(w3)) if w3 else 'n/a'} |")
-    L += ["", "Errors are predicted mean / measured mean - 1 per configuration (`data/validation.csv`).", ""]
+    from .measured_text import section
+    L = section(result.measured)
     for key in ("scatter", "errors", "hosts", "real_timeline"):
         if key in figs:
             L += [_fig(figs[key])]
@@ -164,10 +122,14 @@ def write_readme(result, figs: dict, opts) -> Path:
           "- `data/grid_summary.csv`: every simulated point (sweep, Spark version, N, P, wait, runs, mean time and "
           "95 % interval, fairness, most tasks on one node)",
           "- `data/findings.json`: the findings, rules and numbers under both rule sets",
-          "- `data/validation.csv`: model vs measurement per configuration (when real runs exist)",
+          "- `data/validation.csv`: model vs measurement per real run, in-sample and held-out (when real runs exist)",
+          "- `data/heldout.json`: the held-out tests (splits, baseline, run-to-run spread, fitted models), as "
+          "`sparkdelay heldout --json` prints them",
           "- `data/even_job.yaml`: the evenly partitioned job", "",
           "Re-make: `sparkdelay report --out <dir>" + (f" --model {spec.model_path}" if spec.model_path else "")
           + (" --runs " + " ".join(map(str, opts.runs)) if opts.runs else "")
+          + (f" --workload {opts.workload}" if opts.runs and opts.workload else "")
+          + (f" --validate-reps {opts.validate_reps}" if opts.runs else "")
           + f" --reps {spec.reps} --seed {spec.seed}`.", ""]
     path = Path(opts.out) / "README.md"
     path.write_text("\n".join(L))
@@ -192,18 +154,8 @@ def write_section(result, figs: dict, out: Path) -> Path:
           f"the 9th task while wait 0 s spreads them 3/3/3 (F11: {by['F11'].short}). Under today's Spark (4.0) "
           + (f"{', '.join(gone)} no longer hold: a zero wait keeps the NODE_LOCAL level, so it no longer spreads "
              f"the tasks." if gone else "the same findings hold on this grid."))
-    val = result.validation
-    if val is not None and val.in_sample:
-        from .measured import Validation
-        which = val.held_out or val.in_sample
-        kind = "held-out (leave-one-configuration-out)" if val.held_out else "in-sample"
-        p2 = (f"**Model vs reality, and what the study could gain.** Against {len(val.runs)} real Chainer-on-Spark runs "
-              f"on this machine ({len(which)} configurations, Spark 4.0 Standalone with loopback workers), the "
-              f"calibrated model's {kind} median error on job duration is "
-              f"{Validation.median_abs(which) * 100:.0f} %. ")
-    else:
-        p2 = ("**Model vs reality, and what the study could gain.** No recorded real runs were bundled when this "
-              "report was made, so the model-vs-measurement section is empty (run `make real-demo`). ")
+    from .measured_text import summary_paragraph
+    p2 = summary_paragraph(result.measured)
     g = result.even_gain
     best = g.get("best")
     p2 += (f"The study's proposed fix, spreading the 40 items evenly over the partitions instead of hashing them, "

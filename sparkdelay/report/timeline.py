@@ -1,11 +1,11 @@
 """Per-task timelines as the study drew them: one row per executor thread, one bar per task.
 
 A timeline is a list of `Bar`s, made from the model's `TaskRecord`s (which carry the thread
-slot) or from a real event log (whose tasks carry no thread number: each executor's tasks are
-given the lowest free thread in launch order, which is how an executor's pool reuses threads).
-`draw` puts one on a matplotlib axis, so real and simulated runs can sit side by side with the
-same time axis. Result-stage bars are coloured by partition (task index); earlier stages (the
-map side of partitionBy) are hatched white.
+slot) or from a real run's event log (`bars_from_eventlog`: its tasks carry no thread number,
+so each executor's tasks are given the lowest free thread in launch order, which is how an
+executor's pool reuses threads). `draw` puts one on a matplotlib axis, so real and simulated
+runs can sit side by side with the same time axis. Result-stage bars are coloured by partition
+(task index); earlier stages (the map side of partitionBy) are hatched white.
 """
 
 from __future__ import annotations
@@ -58,6 +58,17 @@ def bars_from_log(tasks: Sequence, t0_ms: float, result_stage_id: int, cores: di
             bars.append(Bar(t.host, ex, slot, (t.launch_ms - t0_ms) / 1000.0, (t.finish_ms - t0_ms) / 1000.0,
                             t.index, t.stage_id == result_stage_id))
     return bars
+
+
+def bars_from_eventlog(path: str) -> list[Bar]:
+    """Bars of the shuffle job in a real run's event log (the job `calibration.validate` compares)."""
+    from calibration.eventlog import read_eventlog
+    from calibration.samples import shuffle_job_stages
+    log = read_eventlog(path)
+    job = next(j for j in log.jobs if j.result == "JobSucceeded" and shuffle_job_stages(log, j))
+    result, _ = shuffle_job_stages(log, job)
+    tasks = [t for t in log.tasks if t.stage_id in job.stage_ids and t.succeeded and t.finish_ms is not None]
+    return bars_from_log(tasks, job.submission_ms, result.stage_id, {e.executor_id: e.cores for e in log.executors})
 
 
 def _num(text: str):
