@@ -9,7 +9,9 @@ A column the data cannot tell apart from the others (bytes proportional to items
 count for every map task, no fresh worker seen) is not fitted: its parameter is 0, its
 uncertainty null, and a note says why, so the rest absorb its cost as the data demand.
 Spreads follow the simulator's noise: var = task_overhead_sd^2 + fresh * worker_startup_sd^2 +
-items * cpu_per_item_sd^2, fitted by non-negative least squares on reduce tasks' squared residuals. Driver
+items * cpu_per_item_sd^2, fitted by non-negative least squares on reduce tasks' squared residuals
+(clipped at 3 robust standard deviations, so a few tasks slowed by outside load do not set the
+spread of all). Driver
 delays are medians over jobs. Standard errors are the usual s^2 (X'X)^-1 at the robust
 solution (normal-approximation, a guide rather than a guarantee).
 """
@@ -128,6 +130,11 @@ def _spreads(residuals: np.ndarray, fresh: np.ndarray, items: np.ndarray, params
     out = {"task_overhead_sd_s": 0.0, "worker_startup_sd_s": 0.0, "cpu_per_item_sd_s": 0.0}
     if n <= len(cols):
         return out
+    # A task slowed by something outside the model (another process on the machine) would
+    # dominate a sum of squares: clip residuals at 3 robust standard deviations (MAD) first.
+    robust_sd = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals))))
+    if robust_sd > 0:
+        residuals = np.clip(residuals, -3 * robust_sd, 3 * robust_sd)
     # Residuals of a fit with p parameters under-state the noise by about (n - p) / n.
     total = max(n, nparams + 1)
     target = residuals ** 2 * (total / max(total - nparams, 1))

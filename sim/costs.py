@@ -6,8 +6,8 @@ tasks), plus a per-task overhead, plus work per item and per shuffled byte. The 
 delays outside any task: job submission to the first offer (`submit_delay_s`), the gap
 between one stage finishing and the next being submitted (`stage_gap_s`) and the collection
 of results after the last task (`collect_s`). Each cost may carry noise: a normal draw with
-the given standard deviation, truncated at 0 (redrawn, then clipped), from the engine's seeded
-generator, so one seed always gives the same costs.
+the given standard deviation, drawn as a lognormal with that mean and spread (never negative,
+mean kept exact) from the engine's seeded generator, so one seed always gives the same costs.
 
 The defaults are placeholders that resemble the 2017 study (Xeon W5590, Chainer evaluating
 one MNIST shard per item): about 3 s for a worker's first task of a stage (fork, import Chainer,
@@ -36,7 +36,7 @@ MODEL_FORMAT = "sparkdelay-model/1"
 
 @dataclass(frozen=True)
 class CostModel:
-    """Cost parameters, all in seconds (`*_sd_s` are standard deviations of normal noise)."""
+    """Cost parameters, all in seconds (`*_sd_s` are standard deviations of the noise)."""
 
     worker_startup_s: float = 3.0      # a worker's first task of a stage: import Chainer, load the model
     worker_startup_sd_s: float = 0.2
@@ -108,18 +108,23 @@ class CostModel:
         return replace(self, worker_startup_sd_s=0.0, task_overhead_sd_s=0.0, cpu_per_item_sd_s=0.0)
 
 
-def truncated_normal(rng: np.random.Generator, mean: float, sd: float) -> float:
-    """Normal(mean, sd) truncated at 0: redraw a negative value a few times, then clip.
+def positive_noise(rng, mean: float, sd: float) -> float:
+    """A positive draw with exactly this mean and standard deviation (lognormal).
 
-    With sd == 0 no random number is drawn, so noise-free models leave the stream untouched.
+    A normal truncated at 0 would raise the mean whenever sd is not small next to it (a
+    calibrated per-item spread often is not), so every predicted task would run long. The
+    lognormal with sigma^2 = ln(1 + (sd/mean)^2) and mu = ln(mean) - sigma^2/2 keeps both
+    moments and is never negative. With sd == 0 (or mean == 0) nothing is drawn, so
+    noise-free models leave the random stream untouched.
     """
-    if sd <= 0.0:
+    if sd <= 0.0 or mean <= 0.0:
         return mean
-    for _ in range(8):
-        x = rng.normal(mean, sd)
-        if x >= 0.0:
-            return float(x)
-    return 0.0
+    r = sd / mean
+    if not math.isfinite(r):
+        return mean  # a mean too close to 0 to carry any spread
+    # ln(1 + r^2), written so that a tiny mean with a real spread does not overflow.
+    s2 = math.log1p(r * r) if r < 1e150 else 2.0 * math.log(r)
+    return mean * math.exp(rng.normal(-0.5 * s2, math.sqrt(s2)))
 
 
 class CostSampler:
@@ -133,29 +138,32 @@ class CostSampler:
 
     def worker_startup(self) -> float:
         m = self.model
-        return truncated_normal(self.rng, m.worker_startup_s, m.worker_startup_sd_s)
+        return positive_noise(self.rng, m.worker_startup_s, m.worker_startup_sd_s)
 
     def result_task(self, items: int, nbytes: float, needs_worker: bool) -> float:
         """CPU seconds of a PySpark reduce/result task over `items` items of `nbytes` bytes."""
         m = self.model
         cpu = self.worker_startup() if needs_worker else 0.0
-        cpu += truncated_normal(self.rng, m.task_overhead_s, m.task_overhead_sd_s)
+        cpu += positive_noise(self.rng, m.task_overhead_s, m.task_overhead_sd_s)
         if items:
-            cpu += truncated_normal(self.rng, m.cpu_per_item_s * items, m.cpu_per_item_sd_s * math.sqrt(items))
+            cpu += positive_noise(self.rng, m.cpu_per_item_s * items, m.cpu_per_item_sd_s * math.sqrt(items))
         return cpu + m.cpu_per_byte_s * nbytes
 
-    def map_task(self, items: int, needs_worker: bool) -> float:
-        """CPU seconds of the map side of `partitionBy` over `items` items."""
+    def map_task(self, items: int) -> float:
+        """CPU seconds of the map side of `partitionBy` over `items` items.
+
+        No `worker_startup_s`: that is the result function's imports (Chainer, the model),
+        which the map side never does; its own small worker start sits in the overhead.
+        """
         m = self.model
-        cpu = self.worker_startup() if needs_worker else 0.0
-        return cpu + m.map_task_overhead_s + m.map_cpu_per_item_s * items
+        return m.map_task_overhead_s + m.map_cpu_per_item_s * items
 
     def explicit_task(self, cpu_seconds: float, sd: float, python: bool, needs_worker: bool) -> float:
         """CPU seconds of a task of an explicit stage (python: add worker start-up and overhead)."""
-        cpu = truncated_normal(self.rng, cpu_seconds, sd)
+        cpu = positive_noise(self.rng, cpu_seconds, sd)
         if python:
             m = self.model
             if needs_worker:
                 cpu += self.worker_startup()
-            cpu += truncated_normal(self.rng, m.task_overhead_s, m.task_overhead_sd_s)
+            cpu += positive_noise(self.rng, m.task_overhead_s, m.task_overhead_sd_s)
         return cpu

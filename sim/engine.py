@@ -266,7 +266,7 @@ class Engine:
 
         def map_cost(index: int, needs_worker: bool) -> tuple[float, int]:
             n = len(slices[index])
-            return costs.map_task(n, needs_worker), n
+            return costs.map_task(n), n
 
         def map_done(index: int, ex: _Executor) -> None:
             self.map_statuses[index] = MapStatus(ex.id, ex.host, tuple(job.map_output_sizes(index)))

@@ -3,9 +3,11 @@
 `tests/data/golden/traces.json` holds, for a fixed set of simulations, a SHA-256 of the
 complete trace (every field of every TaskRecord, floats written exactly with `float.hex`,
 plus the job duration and every stage's submit and finish time) and a few readable figures.
-It was produced before the performance work on `sim/` (engine, machine, scheduler,
+It was first produced before the performance work on `sim/` (engine, machine, scheduler,
 taskset_manager) and must stay bit-identical: an optimization that changes one launch, one
-random draw or one float rounding fails here.
+random draw or one float rounding fails here. It was regenerated once on purpose, when task
+noise became mean-preserving (lognormal instead of a normal truncated at 0) and map tasks
+stopped paying the result function's worker start-up.
 
 The cases cover the study2017 preset (Spark 2.1 and 4.0, several N/P/waits, seeds 0-4), the
 local preset (hosts sharing one machine: processor sharing), explicit stages with executor,

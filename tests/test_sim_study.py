@@ -53,6 +53,9 @@ def test_f10_wait_zero_spreads_evenly_from_two_partitions(nodes):
 
 
 def test_f12_forty_partitions_waits_three_and_zero_alike():
+    """F12 compares behaviour (the paper's timelines, figs. 17/18): placement alike at both waits,
+    and at 3 s the tasks that do not run on the map host start at most one wait (plus the revive
+    tick that notices it) later, so the job is at most that much longer."""
     runs = {w: [study(3, 40, w, seed) for seed in range(8)] for w in ("3s", "0s")}
     fair = {w: statistics.mean(r.metrics()["fairness_index"] for r in rs) for w, rs in runs.items()}
     most = {w: statistics.mean(r.metrics()["max_tasks_per_host"] for r in rs) for w, rs in runs.items()}
@@ -60,7 +63,7 @@ def test_f12_forty_partitions_waits_three_and_zero_alike():
     assert fair["3s"] >= 0.85 and fair["0s"] >= 0.85, fair
     assert abs(fair["3s"] - fair["0s"]) <= 0.1, fair
     assert abs(most["3s"] - most["0s"]) <= 3, most
-    assert abs(dur["3s"] - dur["0s"]) <= 0.2 * dur["0s"], dur
+    assert 0 <= dur["3s"] - dur["0s"] <= 3.0 + 1.0, dur
 
 
 def test_f13_uneven_hash_partitions():

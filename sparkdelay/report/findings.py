@@ -273,13 +273,15 @@ def f11(g: Grid) -> Finding:
 
 def f12(g: Grid) -> Finding:
     rule = ("N = 3, P = 40 (the paper's figures 17/18): mean fairness >= 0.85 at both waits and within 0.1, "
-            "most tasks on one host within 3 tasks, time within 20 %")
+            "most tasks on one host within 3 tasks, and the job at wait 3 s at most one wait plus one revive "
+            "interval (4 s) longer: the paper compares behaviour (its timelines), and at 3 s the non-local tasks "
+            "can only start one wait later")
     a, b = g.get(3, 40, 3.0), g.get(3, 40, 0.0)
     if a is None or b is None:
         return _na("F12", rule, "N = 3, P = 40 at waits 3 s and 0 s")
     ja, jb = a.mean_fairness, b.mean_fairness
-    dt = abs(a.mean_duration / b.mean_duration - 1)
-    ok = min(ja, jb) >= 0.85 and abs(ja - jb) <= 0.1 and abs(a.mean_max_tasks - b.mean_max_tasks) <= 3 and dt <= 0.2
+    dt = abs(a.mean_duration - b.mean_duration)
+    ok = min(ja, jb) >= 0.85 and abs(ja - jb) <= 0.1 and abs(a.mean_max_tasks - b.mean_max_tasks) <= 3 and dt <= 4.0
     others = [f"N={n}: {p3.mean_duration:.1f} vs {p0.mean_duration:.1f} s" for n in _multi(g) if n != 3
               and (p3 := g.get(n, 40, 3.0)) is not None and (p0 := g.get(n, 40, 0.0)) is not None]
     return Finding("F12", STATEMENTS["F12"], rule, _verdict(ok),
