@@ -115,7 +115,8 @@ class Cluster:
         return out
 
     def is_running(self) -> bool:
-        return any(procs.is_alive(r) for r in self.records().values())
+        """Any recorded daemon, or anything it forked (executors, Python workers), still alive."""
+        return any(procs.group_members(r) for r in self.records().values())
 
     def healthy(self, workers: int | None = None) -> bool:
         """Master and every recorded worker alive (and, if given, exactly `workers` of them)."""

@@ -1,22 +1,17 @@
-"""Read Spark event logs: JSON lines, plain or compressed as Spark writes them.
+"""What the run index records from a run's Spark event log.
 
-Spark names a compressed log `<appId>.<codec>` (`spark.eventLog.compression.codec`).
-`.zstd` files are standard zstd frames (read with `zstandard`); `.lz4` files use lz4-java's
-`LZ4BlockOutputStream` framing (magic `LZ4Block`, then blocks with a 21-byte header), not
-the lz4 frame format, so the blocks are unpacked here with `lz4.block`. Only the field names
-Spark writes are used ("Event", "Submission Time", "Completion Time", "Task Info", ...).
+Spark names a finished log `<appId>[.codec]` in `spark.eventLog.dir`; `find_log` finds it (not
+an `.inprogress` one). Reading (every codec Spark writes, rolling folders, a cut-off last line)
+is `calibration.eventlog`'s job; `summarize` reduces its records to the index's fields: job
+duration from the first SparkListenerJobStart "Submission Time" to the last SparkListenerJobEnd
+"Completion Time", the result stage's successful tasks per host, and lost executors.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import struct
 from pathlib import Path
 
-from sparkdelay.errors import UserError
-
-LZ4_MAGIC = b"LZ4Block"
+from calibration.eventlog import read_eventlog
 
 
 def find_log(eventlog_dir: Path, app_id: str) -> Path | None:
@@ -28,96 +23,19 @@ def find_log(eventlog_dir: Path, app_id: str) -> Path | None:
     return None
 
 
-def _lz4_blocks(raw: bytes) -> bytes:
-    import lz4.block
-    out, pos = io.BytesIO(), 0
-    while pos < len(raw):
-        if raw[pos:pos + 8] != LZ4_MAGIC:
-            raise ValueError(f"bad LZ4Block magic at byte {pos}")
-        token = raw[pos + 8]
-        clen, dlen, _check = struct.unpack_from("<iii", raw, pos + 9)
-        pos += 21
-        if dlen == 0:  # end mark; a concatenated stream may follow
-            continue
-        block = raw[pos:pos + clen]
-        pos += clen
-        method = token & 0xF0
-        out.write(block if method == 0x10 else lz4.block.decompress(block, uncompressed_size=dlen))
-    return out.getvalue()
-
-
-def read_bytes(path: Path) -> bytes:
-    path = Path(path)
-    name = path.name.removesuffix(".inprogress")
-    raw = path.read_bytes()
-    if name.endswith(".zstd"):
-        import zstandard
-        return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw), read_across_frames=True).read()
-    if name.endswith(".lz4"):
-        return _lz4_blocks(raw)
-    if name.endswith((".snappy", ".lzf")):
-        raise UserError(f"{path}: codec not supported here (use zstd or lz4)")
-    return raw
-
-
-def events(path: Path) -> list[dict]:
-    """All events of a log; a truncated last line (an app that died mid-write) is skipped."""
-    try:
-        text = read_bytes(path).decode("utf-8")
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: cannot read event log ({exc})") from None
-    out = []
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            if i == len(lines) - 1:
-                break
-            raise UserError(f"{path}: line {i + 1} is not JSON") from None
-    return out
-
-
-def summarize(evs: list[dict]) -> dict:
-    """Job duration and task placement from the events of one application.
-
-    `job_duration_ms` runs from the first SparkListenerJobStart "Submission Time" to the last
-    SparkListenerJobEnd "Completion Time". `tasks` lists each SparkListenerTaskEnd with its
-    stage, partition ("Index"), host, executor, locality and times.
-    """
-    starts = [e["Submission Time"] for e in evs if e.get("Event") == "SparkListenerJobStart"]
-    ends = [e["Completion Time"] for e in evs if e.get("Event") == "SparkListenerJobEnd"]
-    results = [e.get("Job Result", {}).get("Result") for e in evs if e.get("Event") == "SparkListenerJobEnd"]
-    tasks = []
-    for e in evs:
-        if e.get("Event") != "SparkListenerTaskEnd":
-            continue
-        info = e.get("Task Info", {})
-        tasks.append({
-            "stage": e.get("Stage ID"), "index": info.get("Index"), "attempt": info.get("Attempt"),
-            "host": info.get("Host"), "executor": info.get("Executor ID"),
-            "locality": info.get("Locality"), "launch": info.get("Launch Time"),
-            "finish": info.get("Finish Time"), "failed": info.get("Failed"),
-            "reason": e.get("Task End Reason", {}).get("Reason"),
-        })
-    lost = [e.get("Executor ID") for e in evs if e.get("Event") == "SparkListenerExecutorRemoved"]
+def summarize(path: Path) -> dict:
+    log = read_eventlog(path)
+    starts = [j.submission_ms for j in log.jobs if j.submission_ms is not None]
+    ends = [j.completion_ms for j in log.jobs if j.completion_ms is not None]
+    placement: dict[str, int] = {}
+    if log.tasks:
+        last = max(t.stage_id for t in log.tasks)  # the stage that ran partitionBy's reducers
+        for t in log.tasks:
+            if t.stage_id == last and t.succeeded:
+                placement[t.host] = placement.get(t.host, 0) + 1
     return {
         "job_duration_ms": (max(ends) - min(starts)) if starts and ends else None,
-        "jobs": len(starts), "job_results": results, "tasks": tasks,
-        "executors_added": sorted({e.get("Executor ID") for e in evs if e.get("Event") == "SparkListenerExecutorAdded"}),
-        "executors_removed": lost,
+        "job_results": [j.result for j in log.jobs],
+        "reduce_tasks_per_host": dict(sorted(placement.items())),
+        "executors_removed": [e.executor_id for e in log.executors if e.removed_ms is not None],
     }
-
-
-def reduce_placement(tasks: list[dict]) -> dict[str, int]:
-    """Successful tasks of the last stage per host (the stage that ran `partitionBy`'s reducers)."""
-    if not tasks:
-        return {}
-    last = max(t["stage"] for t in tasks)
-    out: dict[str, int] = {}
-    for t in tasks:
-        if t["stage"] == last and t["reason"] == "Success":
-            out[t["host"]] = out.get(t["host"], 0) + 1
-    return dict(sorted(out.items()))

@@ -108,9 +108,9 @@ def run_one(spec: RunSpec, master: str, out: Path, codec: str = "zstd", timeout_
         if path is not None:
             row["event_log"] = str(path.relative_to(out))
             try:
-                summary = eventlog.summarize(eventlog.events(path))
+                summary = eventlog.summarize(path)
                 row["job_duration_ms"] = summary["job_duration_ms"]
-                row["reduce_tasks_per_host"] = eventlog.reduce_placement(summary["tasks"])
+                row["reduce_tasks_per_host"] = summary["reduce_tasks_per_host"]
                 row["executors_removed"] = summary["executors_removed"]
                 if status == "ok" and summary["executors_removed"]:
                     row["status"] = "ok-executor-lost"

@@ -2,8 +2,8 @@
 
 Starts a cluster in a temporary state dir on free ports (never the defaults, so a
 developer's cluster or a background sweep on 7077 is not disturbed), runs the Chainer job
-through `sparkdelay run` at P = 1 and P = 4 with wait 3s on a small subset, and checks the
-event logs (JSON lines with SparkListenerTaskEnd), that the reduce tasks ran NODE_LOCAL on
+through `sparkdelay run` at P = 1 (zstd event log) and P = 4 (lz4) with wait 3s on a small
+subset, and checks the event logs (JSON lines with SparkListenerTaskEnd), that the reduce tasks ran NODE_LOCAL on
 the host holding the map output (P <= 8 tasks fit on that host's 8 slots, so with a 3 s
 wait none spills), that every item came back, and that `cluster stop` leaves no process.
 """
@@ -16,7 +16,8 @@ import socket
 
 import pytest
 
-from real import eventlog, index, procs
+from calibration.codecs import decompress_bytes
+from real import index, procs
 from real.cluster import Cluster
 from sparkdelay.cli import main as cli_main
 
@@ -78,10 +79,11 @@ def test_job_on_two_workers(cluster, tmp_path, capsys):
     assert "127.0.0.2" in status and "127.0.0.3" in status and "8 cores" in status
 
     out = tmp_path / "runs"
-    rc = cli_main(["run", "--master", master, "--state-dir", str(c.dir), "--nodes", "2",
-                   "--partitions", "1,4", "--wait", "3s", "--items", "40", "--test-limit", "200",
-                   "--work-repeat", "20", "--out", str(out), "--no-progress"])
-    assert rc == 0, capsys.readouterr()
+    job = ["run", "--master", master, "--state-dir", str(c.dir), "--nodes", "2", "--wait", "3s",
+           "--items", "40", "--test-limit", "200", "--work-repeat", "20", "--out", str(out), "--no-progress"]
+    # P = 1 with a zstd event log, P = 4 with Spark's lz4 framing: both readers meet real logs
+    assert cli_main(job + ["--partitions", "1", "--eventlog-codec", "zstd"]) == 0, capsys.readouterr()
+    assert cli_main(job + ["--partitions", "4", "--eventlog-codec", "lz4"]) == 0, capsys.readouterr()
     rows = index.read_rows(out / "index.jsonl")
     assert [(r["partitions"], r["status"]) for r in rows] == [(1, "ok"), (4, "ok")]
 
@@ -90,9 +92,9 @@ def test_job_on_two_workers(cluster, tmp_path, capsys):
         assert sorted(row["executors"]) == ["127.0.0.2", "127.0.0.3"]
         assert row["job_duration_ms"] > 0 and row["driver_wall_s"] > 0
         path = out / row["event_log"]
-        assert path.name.endswith(".zstd")
+        assert path.name.endswith({1: ".zstd", 4: ".lz4"}[row["partitions"]])
         # the event log is JSON lines (checked line by line, not through our reader only)
-        lines = eventlog.read_bytes(path).decode().splitlines()
+        lines = decompress_bytes(path).decode().splitlines()
         evs = [json.loads(line) for line in lines]
         task_ends = [e for e in evs if e["Event"] == "SparkListenerTaskEnd"]
         assert task_ends
@@ -110,9 +112,23 @@ def test_job_on_two_workers(cluster, tmp_path, capsys):
                 assert info["Locality"] == "NODE_LOCAL"
         assert row["reduce_tasks_per_host"] == {map_host: row["partitions"]}
 
-    # rerunning the same command resumes: nothing left to do
-    assert cli_main(["run", "--master", master, "--state-dir", str(c.dir), "--nodes", "2",
-                     "--partitions", "1,4", "--wait", "3s", "--items", "40", "--test-limit", "200",
-                     "--work-repeat", "20", "--out", str(out), "--no-progress"]) == 0
+    # rerunning resumes: both runs are in the index, nothing is left to do
+    capsys.readouterr()
+    assert cli_main(job + ["--partitions", "1,4"]) == 0
     assert "0 to do" in capsys.readouterr().out
     assert len(index.read_rows(out / "index.jsonl")) == 2
+
+
+def test_register_timeout_is_one_line_error(tmp_path, capsys):
+    if shutil.which("java") is None:
+        pytest.skip("java not installed (Spark needs Java 17)")
+    state = tmp_path / "cluster"
+    master_port, worker_port = _free_ports(2)
+    rc = cli_main(["cluster", "start", "--workers", "1", "--state-dir", str(state),
+                   "--master-port", str(master_port), "--webui-port", "0",
+                   "--worker-port", str(worker_port), "--register-timeout", "0.5"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0
+    assert "within 0.5s" in err and str(state / "logs") in err
+    # the half-started cluster was taken down again
+    assert not Cluster(state).is_running() and Cluster(state).records() == {}

@@ -7,13 +7,13 @@ files and real processes, no mocks.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,56 +146,32 @@ def test_mnist_idx_dir(tmp_path):
         mnist.load(tmp_path / "nope")
 
 
+def test_training_is_deterministic_and_cached(tmp_path):
+    from real import model
+    data = mnist.load()
+    x, y = data.x_train[:300], data.y_train[:300]
+    a = model.train(x, y, hidden=16, epochs=1)
+    b = model.train(x, y, hidden=16, epochs=1)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    w1, path, trained = model.load_or_train(x, y, tmp_path, hidden=16, epochs=1)
+    w2, path2, trained2 = model.load_or_train(x, y, tmp_path, hidden=16, epochs=1)
+    assert trained and not trained2 and path == path2
+    assert all(np.array_equal(w1[k], w2[k]) for k in w1)
+    pred = model.predict(model.build(w2), data.x_test[:50])
+    assert pred.shape == (50,) and set(pred.tolist()) <= set(range(10))
+
+
 # -- event logs ----------------------------------------------------------------------------
-EVENTS = [
-    {"Event": "SparkListenerJobStart", "Job ID": 0, "Submission Time": 1000},
-    {"Event": "SparkListenerTaskEnd", "Stage ID": 0, "Task End Reason": {"Reason": "Success"},
-     "Task Info": {"Index": 0, "Attempt": 0, "Host": "127.0.0.2", "Executor ID": "0",
-                   "Locality": "PROCESS_LOCAL", "Launch Time": 1001, "Finish Time": 1500, "Failed": False}},
-    {"Event": "SparkListenerTaskEnd", "Stage ID": 1, "Task End Reason": {"Reason": "Success"},
-     "Task Info": {"Index": 0, "Attempt": 0, "Host": "127.0.0.2", "Executor ID": "0",
-                   "Locality": "NODE_LOCAL", "Launch Time": 1501, "Finish Time": 2500, "Failed": False}},
-    {"Event": "SparkListenerJobEnd", "Job ID": 0, "Completion Time": 2600, "Job Result": {"Result": "JobSucceeded"}},
-]
-
-
-def _lz4_block_stream(payload: bytes, block: int = 100) -> bytes:
-    """lz4-java LZ4BlockOutputStream framing, as Spark's LZ4CompressionCodec writes it."""
-    import lz4.block
-    out = io.BytesIO()
-    for i in range(0, len(payload), block):
-        chunk = payload[i:i + block]
-        comp = lz4.block.compress(chunk, store_size=False)
-        out.write(b"LZ4Block" + bytes([0x20 | 4]) + struct.pack("<iii", len(comp), len(chunk), 0) + comp)
-    out.write(b"LZ4Block" + bytes([0x10]) + struct.pack("<iii", 0, 0, 0))
-    return out.getvalue()
-
-
-@pytest.mark.parametrize("codec", ["", ".zstd", ".lz4"])
-def test_eventlog_codecs(tmp_path, codec):
-    import zstandard
-    text = "\n".join(json.dumps(e) for e in EVENTS) + "\n"
-    raw = text.encode()
-    if codec == ".zstd":
-        raw = zstandard.ZstdCompressor().compress(raw[:150]) + zstandard.ZstdCompressor().compress(raw[150:])
-    elif codec == ".lz4":
-        raw = _lz4_block_stream(raw)
-    (tmp_path / f"app-1{codec}").write_bytes(raw)
-    path = eventlog.find_log(tmp_path, "app-1")
-    assert path is not None and path.name == f"app-1{codec}"
-    summary = eventlog.summarize(eventlog.events(path))
-    assert summary["job_duration_ms"] == 1600 and summary["job_results"] == ["JobSucceeded"]
-    assert [t["locality"] for t in summary["tasks"]] == ["PROCESS_LOCAL", "NODE_LOCAL"]
-    assert eventlog.reduce_placement(summary["tasks"]) == {"127.0.0.2": 1}
-
-
-def test_eventlog_truncated_last_line(tmp_path):
-    path = tmp_path / "app-2"
-    path.write_text("\n".join(json.dumps(e) for e in EVENTS[:2]) + '\n{"Event": "SparkListenerTa')
-    assert len(eventlog.events(path)) == 2
-    path.write_text('{"Event": \n' + json.dumps(EVENTS[0]))
-    with pytest.raises(UserError, match="line 1"):
-        eventlog.events(path)
+def test_index_fields_come_from_the_runs_own_event_log():
+    """The index's duration and placement are what Spark's event log says (a bundled real run)."""
+    runs = Path(__file__).resolve().parent.parent / "data" / "runs" / "pinned"
+    row = json.loads((runs / "index.jsonl").read_text().splitlines()[-1])
+    path = eventlog.find_log(runs / "eventlogs", row["app_id"])
+    assert path is not None and path.name == f"{row['app_id']}.zstd"
+    summary = eventlog.summarize(path)
+    assert summary["job_duration_ms"] == row["job_duration_ms"]
+    assert summary["reduce_tasks_per_host"] == row["reduce_tasks_per_host"]
+    assert summary["job_results"] == ["JobSucceeded"] and summary["executors_removed"] == []
 
 
 # -- processes and the cluster's guard rails ------------------------------------------------
