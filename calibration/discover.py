@@ -36,8 +36,8 @@ def looks_like_log(path: Path) -> bool:
     return False
 
 
-def read_index(path: Path) -> list[Path]:
-    logs = []
+def index_rows(path: Path):
+    """(line number, row) of each run in a `sparkdelay run` index.jsonl."""
     try:
         lines = path.read_text().splitlines()
     except OSError as exc:
@@ -51,6 +51,12 @@ def read_index(path: Path) -> list[Path]:
             raise UserError(f"{path}:{lineno}: not a JSON object ({exc.msg})") from None
         if not isinstance(entry, dict):
             raise UserError(f"{path}:{lineno}: expected a JSON object with an \"event_log\" field")
+        yield lineno, entry
+
+
+def read_index(path: Path) -> list[Path]:
+    logs = []
+    for lineno, entry in index_rows(path):
         # `sparkdelay run` writes "event_log"; "eventlog" is accepted for hand-made indexes.
         key = "event_log" if "event_log" in entry else "eventlog"
         log = entry.get(key)

@@ -21,11 +21,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import json
 
 from sim.costs import CostModel
 from sparkdelay.errors import UserError
 
+from .discover import index_rows
 from .eventlog import read_eventlog
 from .fit import fit_model
 from .inputs import MachineMap, Workload, load_cluster
@@ -88,13 +88,7 @@ def load_sweep(name: str, folder: Path, workload: Workload | None, skipped: list
     cluster_file = folder / "cluster.yaml"
     machines = load_cluster(cluster_file) if cluster_file.exists() else MachineMap()
     runs = []
-    for lineno, line in enumerate(index.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{index}:{lineno}: not a JSON object ({exc.msg})") from None
+    for _, row in index_rows(index):
         log_path = row.get("event_log")
         if row.get("status") != "ok" or not log_path or not (folder / log_path).exists():
             continue

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# How data/runs/shared and data/runs/pinned were recorded (run from the repo root).
-# Resumable: rerunning skips runs already in each index.jsonl. One repetition of both
-# sweeps is recorded first, then the second, so an interrupted recording still covers
-# every configuration once.
+# How the bundled real sweeps were recorded (run from the repo root; each command resumes:
+# rerunning skips runs already in that folder's index.jsonl). Recorded in this order on
+# 2026-11-29; see README.md beside this file for times and machine load.
 set -u
 cd "$(dirname "$0")/../.."
 SD=.venv/bin/sparkdelay
-P=1,2,4,5,8,9,12,16,20,30,40
-COMMON=(--partitions "$P" --wait 0s,3s --eventlog-codec zstd --webui-port 0 --no-progress
-        --state-dir .sparkdelay/sweep-cluster)
-for reps in 1 2; do
-  echo "== shared reps=$reps $(date -u +%FT%TZ)"
-  $SD run --nodes 1-3 --reps $reps --out data/runs/shared "${COMMON[@]}"
-  echo "== pinned reps=$reps $(date -u +%FT%TZ)"
-  $SD run --nodes 1-2 --reps $reps --pin --out data/runs/pinned "${COMMON[@]}"
+COMMON=(--wait 0s,3s --eventlog-codec zstd --webui-port 0 --no-progress --state-dir .sparkdelay/sweep-cluster)
+
+# 1. data/runs-busy/shared: workers share both CPUs, recorded while other jobs loaded the machine.
+$SD run --nodes 1-3 --reps 1 --partitions 1,2,4,5,8,9,12,16,20,30,40 --out data/runs-busy/shared "${COMMON[@]}"
+# 2. data/runs/pinned: worker i pinned to CPU i-1.
+$SD run --nodes 1-2 --reps 1 --pin --partitions 1,2,4,5,8,9,12,16,20,30,40 --out data/runs/pinned "${COMMON[@]}"
+# 3. data/runs/shared: workers share both CPUs, quiet machine; N = 2 and 3 first, then 1,
+#    then a second repetition of N = 3.
+for n in 2 3 1; do
+  $SD run --nodes $n --reps 1 --partitions 1,2,4,8,9,12,16,20,40 --out data/runs/shared "${COMMON[@]}"
 done
-echo "== finished $(date -u +%FT%TZ)"
+$SD run --nodes 3 --reps 2 --partitions 1,2,4,8,9,12,16,20,40 --out data/runs/shared "${COMMON[@]}"

@@ -13,20 +13,11 @@ import argparse
 import json
 from pathlib import Path
 
+from sparkdelay.argtypes import positive_int
 from sparkdelay.errors import UserError
 
 NAME = "calibrate"
 HELP = "fit the model's task costs to Spark event logs and write model.json"
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", metavar="C", help="cluster YAML (machines: name, cores, hosts)")
     parser.add_argument("--workload", metavar="W", help="workload YAML with a pyspark: mapping (keys, python_hash_seed, ...)")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL", help="write the fitted model JSON here")
-    parser.add_argument("--local-cores", type=_positive, metavar="N",
+    parser.add_argument("--local-cores", type=positive_int, metavar="N",
                         help="cores of the machine shared by loopback hosts without --cluster (default: this machine's)")
     parser.add_argument("--samples-csv", metavar="CSV", help="also write the per-task samples as CSV")
 

@@ -10,20 +10,11 @@ from __future__ import annotations
 
 import argparse
 
+from sparkdelay.argtypes import positive_int
 from sparkdelay.errors import UserError
 
 NAME = "cluster"
 HELP = "start, inspect or stop a local Spark Standalone cluster (one host per worker)"
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _port(text: str) -> int:
@@ -45,8 +36,8 @@ def add_state_dir(p: argparse.ArgumentParser) -> None:
 def add_cluster_options(p: argparse.ArgumentParser, workers_required: bool) -> None:
     """Options shared by `cluster start` and `run` (which may start its own cluster)."""
     if workers_required:
-        p.add_argument("--workers", type=_positive, required=True, help="number of workers (hosts 127.0.0.2 ...)")
-    p.add_argument("--cores", type=_positive, default=8, help="task slots per worker = spark.executor.cores (default 8)")
+        p.add_argument("--workers", type=positive_int, required=True, help="number of workers (hosts 127.0.0.2 ...)")
+    p.add_argument("--cores", type=positive_int, default=8, help="task slots per worker = spark.executor.cores (default 8)")
     p.add_argument("--memory", default="2g", help="memory per worker, e.g. 2g (default 2g)")
     p.add_argument("--pin", action="store_true", help="pin worker i to CPU i-1 (needs one CPU per worker)")
     p.add_argument("--master-port", type=_port, default=7077, help="master port on 127.0.0.1 (default 7077)")

@@ -14,6 +14,8 @@ import json
 import math
 from pathlib import Path
 
+from sparkdelay.argtypes import positive_int
+
 NAME = "heldout"
 HELP = "fit on some recorded real runs, predict the others (three held-out splits) vs a naive baseline"
 
@@ -25,7 +27,7 @@ def add_arguments(parser) -> None:
                         help="sweep recorded with workers pinned one per CPU (default data/runs/pinned)")
     parser.add_argument("--workload", default="data/study-workload.yaml", metavar="W",
                         help="workload YAML with the job's keys (default data/study-workload.yaml)")
-    parser.add_argument("--reps", type=int, default=20, help="simulations per measured run (default 20)")
+    parser.add_argument("--reps", type=positive_int, default=20, help="simulations per measured run (default 20)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("-o", "--output", metavar="FILE", help="also write the JSON here")
@@ -41,8 +43,6 @@ def run(args) -> int:
     from calibration.inputs import load_workload
     from sparkdelay.errors import UserError
 
-    if args.reps < 1:
-        raise UserError(f"--reps: must be at least 1, got {args.reps}")
     workload = load_workload(args.workload)
     shared = load_sweep("shared", Path(args.shared), workload)
     pinned = load_sweep("pinned", Path(args.pinned), workload)

@@ -16,6 +16,8 @@ import sys
 
 from tqdm import tqdm
 
+from sparkdelay.argtypes import positive_int
+
 NAME = "validate"
 HELP = "simulate each measured run (config read from its event log) and compare with what Spark did"
 
@@ -26,7 +28,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", required=True, metavar="M", help="fitted model (sparkdelay calibrate -o M)")
     parser.add_argument("--workload", metavar="W", help="workload YAML with the job's keys (default: the study's 40 shards)")
     parser.add_argument("--cluster", metavar="C", help="cluster YAML saying which hosts share a machine's cores")
-    parser.add_argument("--reps", type=int, default=20, help="simulations per measured run (default 20)")
+    parser.add_argument("--reps", type=positive_int, default=20, help="simulations per measured run (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="base seed of the simulations (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
@@ -40,10 +42,7 @@ def run(args) -> int:
     from calibration.inputs import load_cluster, load_workload
     from calibration.validate import compare, load_runs, summarize
     from sim.costs import CostModel
-    from sparkdelay.errors import UserError
 
-    if args.reps < 1:
-        raise UserError(f"--reps: must be at least 1, got {args.reps}")
     model = CostModel.load(args.model)
     runs = load_runs(find_logs(args.logs), load_cluster(args.cluster), load_workload(args.workload))
     comparisons = [compare(r, model, args.reps, args.seed)
