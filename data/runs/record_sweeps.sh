@@ -11,9 +11,7 @@ COMMON=(--wait 0s,3s --eventlog-codec zstd --webui-port 0 --no-progress --state-
 $SD run --nodes 1-3 --reps 1 --partitions 1,2,4,5,8,9,12,16,20,30,40 --out data/runs-busy/shared "${COMMON[@]}"
 # 2. data/runs/pinned: worker i pinned to CPU i-1.
 $SD run --nodes 1-2 --reps 1 --pin --partitions 1,2,4,5,8,9,12,16,20,30,40 --out data/runs/pinned "${COMMON[@]}"
-# 3. data/runs/shared: workers share both CPUs, quiet machine; N = 2 and 3 first, then 1,
-#    then a second repetition of N = 3.
+# 3. data/runs/shared: workers share both CPUs, quiet machine; N = 2 and 3 first, then 1.
 for n in 2 3 1; do
   $SD run --nodes $n --reps 1 --partitions 1,2,4,8,9,12,16,20,40 --out data/runs/shared "${COMMON[@]}"
 done
-$SD run --nodes 3 --reps 2 --partitions 1,2,4,8,9,12,16,20,40 --out data/runs/shared "${COMMON[@]}"
