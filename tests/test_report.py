@@ -101,8 +101,8 @@ def _copy_some_runs(dst: Path, count: int, cluster_yaml: str | None = None) -> i
     return len(rows)
 
 
-# The first eight bundled runs are N = 1, P = 1, 2, 4, 5 at waits 0 s and 3 s: P = 1 and 4 train the
-# interpolation split, P = 2 and 5 are held out.
+# The first eight bundled runs (one N, the smallest P at waits 0 s and 3 s): some train the
+# interpolation split, the others are held out.
 HANDFUL = 8
 # Stand-in for a pinned sweep: the same real logs, each loopback host its own one-core machine. It tests
 # that the pinned folder reaches the other-hardware split, not what pinning does to the numbers.
@@ -125,7 +125,7 @@ def _strict_json(path: Path):
 
 
 def test_report_with_recorded_real_runs(tmp_path, runs_dir):
-    from calibration.heldout import heldout_tests, load_sweep
+    from calibration.heldout import INTERPOLATION_TRAIN_PARTITIONS, heldout_tests, load_sweep
     from calibration.inputs import load_workload
 
     out = tmp_path / "rep"
@@ -151,7 +151,10 @@ def test_report_with_recorded_real_runs(tmp_path, runs_dir):
         if split.comparisons:
             assert mine["median_ape"] == pytest.approx(split.summary()["median_ape"])
             assert mine["baseline_median_ape"] == pytest.approx(split.summary()["baseline_median_ape"])
-    assert splits["interpolation"]["test_runs"] == HANDFUL // 2
+    held_out = sum(1 for r in direct["splits"][0].comparisons)
+    assert splits["interpolation"]["test_runs"] == held_out == sum(
+        1 for line in (runs_dir / "shared" / "index.jsonl").read_text().splitlines()
+        if json.loads(line)["partitions"] not in INTERPOLATION_TRAIN_PARTITIONS)
     assert splits["more_nodes"]["test_runs"] == 0 and splits["more_nodes"]["median_ape"] is None
     assert splits["other_hardware"]["test_runs"] == 2
     assert set(doc["spread"]) == {"shared", "pinned"} and doc["in_sample"]["runs"] == len(m.runs)
@@ -165,7 +168,7 @@ def test_report_with_recorded_real_runs(tmp_path, runs_dir):
     assert "leave-one-configuration-out" not in readme
     # Headline 2 is the held-out interpolation error, with its number of runs.
     pct = f"{splits['interpolation']['median_ape'] * 100:.0f} %"
-    assert f"the {HANDFUL // 2} runs at the other partition counts" in result.headlines[1] and pct in result.headlines[1]
+    assert f"the {held_out} runs at the other partition counts" in result.headlines[1] and pct in result.headlines[1]
 
 
 def test_section3_without_a_pinned_sweep(runs_dir, tmp_path):
