@@ -31,8 +31,12 @@ def recompress(path: Path) -> tuple[int, int]:
 
 
 if __name__ == "__main__":
+    folders = sys.argv[1:]
+    if not folders or any(not Path(d).is_dir() for d in folders):
+        print("usage: python data/runs/recompress.py EVENTLOG_FOLDER [...] (folders of .zstd event logs)", file=sys.stderr)
+        sys.exit(2)
     before = after = 0
-    for d in sys.argv[1:]:
+    for d in folders:
         for path in sorted(Path(d).glob("*.zstd")):
             b, a = recompress(path)
             before, after = before + b, after + a

@@ -9,6 +9,7 @@ every task stayed on the host holding the map output).
 import json
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 
 def main(path: str) -> None:
@@ -28,4 +29,7 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2 or not Path(sys.argv[1]).is_file():
+        print("usage: python data/runs/summarize.py data/runs/shared/index.jsonl", file=sys.stderr)
+        sys.exit(2)
     main(sys.argv[1])
