@@ -32,7 +32,7 @@ from sim.pyspark_partitioning import KeySpec
 from sparkdelay.errors import UserError
 
 from .eventlog import read_eventlog
-from .inputs import LOCAL_MACHINE, MachineMap, Workload
+from .inputs import MachineMap, Workload
 from .records import EventLog
 from .samples import shuffle_job_stages
 
@@ -223,4 +223,4 @@ def load_runs(paths: list[Path], machines: MachineMap, workload: Workload | None
 
 
 __all__ = ["MeasuredRun", "Placement", "RunComparison", "compare", "load_runs", "measured_run", "percentile",
-           "summarize", "LOCAL_MACHINE"]
+           "summarize"]

@@ -114,22 +114,9 @@ class TaskSetManager:
             pending.no_prefs.append(index)
         pending.all.append(index)
 
-    def _needs_scheduling(self, index: int) -> bool:
-        return self.copies_running[index] == 0 and not self.successful[index]
-
-    def _list_has_pending(self, stack: list[int]) -> bool:
-        # Spark's tasksNeedToBeScheduledFrom: pop stale entries off the end as it looks.
-        copies, successful = self.copies_running, self.successful
-        while stack:
-            index = stack[-1]
-            if copies[index] == 0 and not successful[index]:   # _needs_scheduling, inlined
-                return True
-            stack.pop()
-        return False
-
     def _more_tasks_in(self, stacks: dict[str, list[int]]) -> bool:
-        # Spark's moreTasksToRunIn: no liveness check, keys with nothing left are dropped.
-        # (_list_has_pending inlined: this runs on every offer while a level waits.)
+        # Spark's moreTasksToRunIn: no liveness check, keys with nothing left are dropped, and
+        # stale entries (launched or finished tasks) are popped off each stack's end on the way.
         copies, successful = self.copies_running, self.successful
         empty = None
         found = False
@@ -152,15 +139,23 @@ class TaskSetManager:
         return found
 
     def _dequeue_from(self, stack: list[int] | None, executor_id: str, host: str) -> int | None:
+        """Pop from the end until a task needs scheduling; excluded tasks stay in place."""
         if not stack:
             return None
         excl = self.excludelist
         copies, successful = self.copies_running, self.successful
+        if excl is None:
+            # Nothing is ever skipped: pop stale entries until a pending task comes up.
+            while stack:
+                index = stack.pop()
+                if copies[index] == 0 and not successful[index]:
+                    return index
+            return None
         position = len(stack)
         while position > 0:
             position -= 1
             index = stack[position]
-            if excl is not None and excl.is_task_excluded(index, executor_id, host):
+            if excl.is_task_excluded(index, executor_id, host):
                 continue  # left in place: another executor may still take it
             del stack[position]
             if copies[index] == 0 and not successful[index]:
@@ -169,48 +164,6 @@ class TaskSetManager:
 
     def _dequeue_task(self, executor_id: str, host: str, allowed: TaskLocality):
         """Spark's dequeueTask: executor, host, no-pref, rack, then any stack, as allowed."""
-        if self.excludelist is not None:
-            return self._dequeue_task_excluding(executor_id, host, allowed)
-        # Without an exclude list nothing is ever left in a stack: each level is "pop until a
-        # task needs scheduling" (_dequeue_from's loop, inlined as it runs on every offer).
-        pending = self.pending
-        copies, successful = self.copies_running, self.successful
-        stack = pending.for_executor.get(executor_id) if pending.for_executor else None
-        while stack:
-            index = stack.pop()
-            if copies[index] == 0 and not successful[index]:
-                return index, PROCESS_LOCAL
-        if allowed >= NODE_LOCAL:
-            stack = pending.for_host.get(host) if pending.for_host else None
-            while stack:
-                index = stack.pop()
-                if copies[index] == 0 and not successful[index]:
-                    return index, NODE_LOCAL
-        if allowed >= NO_PREF:
-            # No-preference tasks come after node-local ones and are reported PROCESS_LOCAL.
-            stack = pending.no_prefs
-            while stack:
-                index = stack.pop()
-                if copies[index] == 0 and not successful[index]:
-                    return index, PROCESS_LOCAL
-        # With no rack stacks at all (standalone: no racks) the rack lookup cannot find one.
-        if allowed >= RACK_LOCAL and pending.for_rack:
-            rack = self.registry.rack_of(host)
-            stack = pending.for_rack.get(rack) if rack is not None else None
-            while stack:
-                index = stack.pop()
-                if copies[index] == 0 and not successful[index]:
-                    return index, RACK_LOCAL
-        if allowed >= ANY:
-            stack = pending.all
-            while stack:
-                index = stack.pop()
-                if copies[index] == 0 and not successful[index]:
-                    return index, ANY
-        return None
-
-    def _dequeue_task_excluding(self, executor_id: str, host: str, allowed: TaskLocality):
-        """dequeueTask with an exclude list: excluded tasks stay in their stacks."""
         pending = self.pending
         dequeue = self._dequeue_from
         index = dequeue(pending.for_executor.get(executor_id), executor_id, host)
@@ -221,10 +174,12 @@ class TaskSetManager:
             if index is not None:
                 return index, NODE_LOCAL
         if allowed >= NO_PREF:
+            # No-preference tasks come after node-local ones and are reported PROCESS_LOCAL.
             index = dequeue(pending.no_prefs, executor_id, host)
             if index is not None:
                 return index, PROCESS_LOCAL
-        if allowed >= RACK_LOCAL:
+        # With no rack stacks at all (standalone: no racks) the rack lookup cannot find one.
+        if allowed >= RACK_LOCAL and pending.for_rack:
             rack = self.registry.rack_of(host)
             if rack is not None:
                 index = dequeue(pending.for_rack.get(rack), executor_id, host)
@@ -311,9 +266,6 @@ class TaskSetManager:
             self.current_index = self.locality_index(min_locality)
 
     # ------------------------------------------------------------------ offers
-    def has_pending_in_all(self) -> bool:
-        return bool(self.pending.all)  # lazily cleaned: may count stale entries, as Spark does
-
     def is_schedulable(self) -> bool:
         return not self.is_zombie and bool(self.pending.all)
 
