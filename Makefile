@@ -61,7 +61,7 @@ real-demo: $(STAMP)
 	@echo "real-demo: runs in $(REAL_DEMO_OUT)/; for figures: sparkdelay report --runs $(REAL_DEMO_OUT) --out $(REAL_DEMO_OUT)/report"
 
 bench: $(STAMP)
-	$(BIN)/python -m sparkdelay.bench
+	$(BIN)/python -m sparkdelay.app.bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

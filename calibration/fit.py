@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.optimize import least_squares, nnls
 
-from sim.costs import MODEL_FORMAT, CostModel
-from sparkdelay.errors import UserError
+from sparkdelay.sim.model.costs import MODEL_FORMAT, CostModel
+from sparkdelay.ground.errors import UserError
 
-from .samples import DriverSample, TaskSample
+from sparkdelay.calibration.samples import DriverSample, TaskSample
 
 PARAMS = ("task_overhead_s", "map_task_overhead_s", "worker_startup_s", "cpu_per_item_s", "cpu_per_byte_s",
           "map_cpu_per_item_s")

@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from sim.costs import CostModel
-from sparkdelay.errors import UserError
+from sparkdelay.sim.model.costs import CostModel
+from sparkdelay.ground.errors import UserError
 
-from .discover import index_rows
-from .eventlog import read_eventlog
-from .fit import fit_model
-from .inputs import MachineMap, Workload, load_cluster
-from .samples import LogSamples, samples_from_log
-from .validate import MeasuredRun, RunComparison, compare, measured_run, percentile, summarize
+from sparkdelay.eventlog.discover import index_rows
+from sparkdelay.eventlog.reader import read_eventlog
+from sparkdelay.calibration.fit import fit_model
+from sparkdelay.calibration.inputs import MachineMap, Workload, load_cluster
+from sparkdelay.calibration.samples import LogSamples, samples_from_log
+from sparkdelay.calibration.validate import MeasuredRun, RunComparison, compare, measured_run, percentile, summarize
 
 INTERPOLATION_TRAIN_PARTITIONS = (1, 4, 8, 12, 20, 40)
 

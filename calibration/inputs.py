@@ -17,9 +17,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.pyspark_partitioning import KeySpec, parallelize_slice_sizes, partition_sizes
-from sim.specio import check_keys, get_int, get_str, load_yaml, require_list, require_mapping
-from sparkdelay.errors import UserError
+from sparkdelay.sim.policy.pyspark_partitioning import KeySpec, parallelize_slice_sizes, partition_sizes
+from sparkdelay.ground.strict import check_keys, get_int, get_str, load_yaml, require_list, require_mapping
+from sparkdelay.ground.errors import UserError
 
 CLUSTER_KEYS = ("spark_version", "config", "machines", "executors", "racks")
 LOCAL_MACHINE = "local"

@@ -1,7 +1,7 @@
 """The whole calibration in one call: find logs, parse them, extract samples, fit, document.
 
 Kept apart from the command so tests and notebooks can calibrate without argparse; the command
-(`sparkdelay.commands.calibrate`) only adds the summary printing and the output file.
+(`sparkdelay.app.commands.calibrate`) only adds the summary printing and the output file.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .discover import find_logs
-from .eventlog import read_eventlog
-from .fit import ModelFit, fit_model, model_document
-from .inputs import load_cluster, load_workload
-from .samples import LogSamples, samples_from_log
+from sparkdelay.eventlog.discover import find_logs
+from sparkdelay.eventlog.reader import read_eventlog
+from sparkdelay.calibration.fit import ModelFit, fit_model, model_document
+from sparkdelay.calibration.inputs import load_cluster, load_workload
+from sparkdelay.calibration.samples import LogSamples, samples_from_log
 
 
 def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, workload: str | Path | None = None,

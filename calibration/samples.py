@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sparkdelay.errors import UserError
+from sparkdelay.ground.errors import UserError
 
-from .contention import cpu_demands, fresh_worker_tasks
-from .inputs import MachineMap, Workload
-from .records import EventLog, Job, Task
+from sparkdelay.calibration.contention import cpu_demands, fresh_worker_tasks
+from sparkdelay.calibration.inputs import MachineMap, Workload
+from sparkdelay.eventlog.records import EventLog, Job, Task
 
 
 @dataclass

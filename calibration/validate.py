@@ -21,20 +21,20 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sim.cluster import ClusterSpec, ExecutorSpec, MachineSpec
-from sim.config import SchedulerConf, SparkVersion
-from sim.costs import CostModel
-from sim.engine import simulate
-from sim.job import JobSpec, PySparkJob
-from sim.metrics import jain_index
-from sim.presets import STUDY_KEYS
-from sim.pyspark_partitioning import KeySpec
-from sparkdelay.errors import UserError
+from sparkdelay.sim.model.cluster import ClusterSpec, ExecutorSpec, MachineSpec
+from sparkdelay.sim.policy.config import SchedulerConf, SparkVersion
+from sparkdelay.sim.model.costs import CostModel
+from sparkdelay.sim.model.engine import simulate
+from sparkdelay.sim.model.job import JobSpec, PySparkJob
+from sparkdelay.sim.model.metrics import jain_index
+from sparkdelay.app.presets import STUDY_KEYS
+from sparkdelay.sim.policy.pyspark_partitioning import KeySpec
+from sparkdelay.ground.errors import UserError
 
-from .eventlog import read_eventlog
-from .inputs import MachineMap, Workload
-from .records import EventLog
-from .samples import shuffle_job_stages
+from sparkdelay.eventlog.reader import read_eventlog
+from sparkdelay.calibration.inputs import MachineMap, Workload
+from sparkdelay.eventlog.records import EventLog
+from sparkdelay.calibration.samples import shuffle_job_stages
 
 
 @dataclass

@@ -20,10 +20,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sparkdelay.errors import UserError
+from sparkdelay.ground.errors import UserError
 
-from . import procs
-from .spark_env import check_java, python_executable, spark_class, spark_home
+from sparkdelay.real import procs
+from sparkdelay.real.spark_env import check_java, python_executable, spark_class, spark_home
 
 DEFAULT_STATE_DIR = Path(".sparkdelay") / "cluster"
 MASTER_HOST = "127.0.0.1"

@@ -18,7 +18,7 @@ _MODELS: dict = {}
 def _model(weights_bc, model_key: str):
     model = _MODELS.get(model_key)
     if model is None:
-        from real import model as mlp
+        from sparkdelay.real import model as mlp
         model = _MODELS[model_key] = mlp.build(weights_bc.value)
     return model
 
@@ -31,7 +31,7 @@ def partition_evaluator(weights_bc, model_key: str, repeat: int):
     def evaluate(items):
         from pyspark import TaskContext
 
-        from real import model as mlp
+        from sparkdelay.real import model as mlp
 
         ctx = TaskContext.get()
         net = _model(weights_bc, model_key)

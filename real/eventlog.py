@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from calibration.eventlog import read_eventlog
+from sparkdelay.eventlog.reader import read_eventlog
 
 
 def find_log(eventlog_dir: Path, app_id: str) -> Path | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sparkdelay.errors import UserError
+from sparkdelay.ground.errors import UserError
 
 DEFAULT_COUNT = 40
 DEFAULT_KEY_FORMAT = "shard-{:02d}"

@@ -1,4 +1,4 @@
-"""The study's driver program, run as its own process: `python -m real.job ...`.
+"""The study's driver program, run as its own process: `python -m sparkdelay.real.job ...`.
 
 One run = one fresh SparkContext: load MNIST and the (cached) MLP weights, build the keyed
 items, `sc.parallelize(items, map_slices)` (1 slice by default, as in the study, so all
@@ -24,11 +24,12 @@ EXIT_ERROR = 1
 EXIT_EXECUTORS = 3   # not all N executors registered in time
 EXIT_INCOMPLETE = 4  # an item is missing or came back twice
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# Trained weights are cached per user, not in the current folder or the installed package.
+WEIGHTS_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sparkdelay" / "weights"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m real.job", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m sparkdelay.real.job", description=__doc__.split("\n\n")[0])
     p.add_argument("--master", required=True, help="spark://host:port")
     p.add_argument("--nodes", type=int, required=True, help="executors to wait for (one per worker)")
     p.add_argument("--cores", type=int, default=8, help="spark.executor.cores")
@@ -41,7 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--map-slices", type=int, default=1, help="numSlices of parallelize")
     p.add_argument("--work-repeat", type=int, default=1, help="evaluate each shard K times")
     p.add_argument("--mnist-dir", default=None)
-    p.add_argument("--weights-cache", default=str(REPO_ROOT / ".sparkdelay" / "weights"))
+    p.add_argument("--weights-cache", default=str(WEIGHTS_CACHE))
     p.add_argument("--eventlog-dir", required=True)
     p.add_argument("--eventlog-codec", default="none", choices=["none", "zstd", "lz4"])
     p.add_argument("--register-wait", default="120s", help="spark.scheduler.maxRegisteredResourcesWaitingTime")
@@ -77,7 +78,6 @@ def spark_conf(args) -> dict[str, str]:
         # One BLAS thread per task: a task slot is one thread, as on the study's nodes.
         "spark.executorEnv.OPENBLAS_NUM_THREADS": "1",
         "spark.executorEnv.OMP_NUM_THREADS": "1",
-        "spark.executorEnv.PYTHONPATH": str(REPO_ROOT),
     }
     if args.eventlog_codec != "none":
         conf["spark.eventLog.compress"] = "true"
@@ -114,10 +114,10 @@ def main(argv=None) -> int:
 
 
 def _run(args, result: dict, program_start: float) -> int:
-    from real import items as itemsmod
-    from real import mnist
-    from real import model as mlp
-    from real.evaluate import partition_evaluator
+    from sparkdelay.real import items as itemsmod
+    from sparkdelay.real import mnist
+    from sparkdelay.real import model as mlp
+    from sparkdelay.real.evaluate import partition_evaluator
 
     data = mnist.load(args.mnist_dir)
     weights, wpath, trained = mlp.load_or_train(data.x_train, data.y_train, Path(args.weights_cache))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sparkdelay.errors import UserError
+from sparkdelay.ground.errors import UserError
 
 BUNDLED = Path(__file__).parent / "data" / "mnist5k.npz"
 IDX_NAMES = {

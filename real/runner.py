@@ -1,6 +1,6 @@
 """Run one job as its own driver process and turn what it left behind into an index row.
 
-The driver is `python -m real.job` with this interpreter, `PYSPARK_PYTHON` set to it and
+The driver is `python -m sparkdelay.real.job` with this interpreter, `PYSPARK_PYTHON` set to it and
 `PYTHONHASHSEED` fixed, in its own session so a timeout can end it and everything it
 forked. Whatever happens (crash, timeout, lost executor, missing items), the run yields a
 row with a status: the JSON the driver wrote, the job duration from the event log
@@ -20,15 +20,15 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import eventlog
-from .job import EXIT_EXECUTORS, EXIT_INCOMPLETE
-from .sweep import RunSpec
+from sparkdelay.real import eventlog
+from sparkdelay.real.job import EXIT_EXECUTORS, EXIT_INCOMPLETE
+from sparkdelay.real.sweep import RunSpec
 
 
 def driver_command(spec: RunSpec, master: str, out: Path, result: Path, codec: str,
                    register_wait: str = "120s") -> list[str]:
     s = spec.shape
-    cmd = [sys.executable, "-m", "real.job", "--master", master, "--nodes", str(spec.nodes),
+    cmd = [sys.executable, "-m", "sparkdelay.real.job", "--master", master, "--nodes", str(spec.nodes),
            "--cores", str(s.cores), "--partitions", str(spec.partitions), "--wait", spec.wait,
            "--items", str(s.items), "--key-format", s.key_format, "--map-slices", str(s.map_slices),
            "--work-repeat", str(s.work_repeat), "--eventlog-dir", str(out / "eventlogs"),
@@ -51,8 +51,7 @@ def run_one(spec: RunSpec, master: str, out: Path, codec: str = "zstd", timeout_
     log_path = out / "logs" / f"{spec.run_id}.log"
     env = dict(os.environ)
     env.update({"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
-                "PYTHONHASHSEED": spec.shape.python_hash_seed, "SPARK_LOCAL_IP": "127.0.0.1",
-                "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+                "PYTHONHASHSEED": spec.shape.python_hash_seed, "SPARK_LOCAL_IP": "127.0.0.1"})
     env.pop("SPARK_CONF_DIR", None)
     started = time.time()
     load = os.getloadavg()

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sparkdelay.errors import UserError
+from sparkdelay.ground.errors import UserError
 
 MIN_JAVA = 17
 

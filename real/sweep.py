@@ -14,8 +14,8 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
-from sparkdelay.errors import UserError
-from sparkdelay.sparkconf import parse_duration_ms
+from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.sparkconf import parse_duration_ms
 
 _INT_PART = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 

@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark (`python -m sparkdelay.bench --quick`); run with `pytest -m bench`.
+"""Smoke test of the benchmark (`python -m sparkdelay.app.bench --quick`); run with `pytest -m bench`.
 
 It checks that every benchmark runs and writes the keys `make bench` documents, never how fast
 anything was: wall-clock limits depend on the machine and its load.
@@ -19,7 +19,7 @@ from conftest import REPO
 def test_quick_bench_writes_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     prof = tmp_path / "profile.txt"
-    proc = subprocess.run([sys.executable, "-m", "sparkdelay.bench", "--quick", "--out", str(out),
+    proc = subprocess.run([sys.executable, "-m", "sparkdelay.app.bench", "--quick", "--out", str(out),
                            "--profile-out", str(prof)], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
@@ -45,7 +45,7 @@ def test_quick_bench_writes_every_figure(tmp_path):
 @pytest.mark.bench
 def test_only_runs_the_named_benchmark(tmp_path):
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "sparkdelay.bench", "--quick", "--only", "simpy_raw",
+    proc = subprocess.run([sys.executable, "-m", "sparkdelay.app.bench", "--quick", "--only", "simpy_raw",
                            "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())

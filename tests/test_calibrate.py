@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration.contention import cpu_demands, fresh_worker_tasks
-from calibration.discover import find_logs
-from calibration.pipeline import calibrate
-from calibration.records import Task
-from sim.pyspark_partitioning import parallelize_slice_sizes, partition_sizes
-from sparkdelay.cli import main
-from sparkdelay.errors import UserError
+from sparkdelay.calibration.contention import cpu_demands, fresh_worker_tasks
+from sparkdelay.eventlog.discover import find_logs
+from sparkdelay.calibration.pipeline import calibrate
+from sparkdelay.eventlog.records import Task
+from sparkdelay.sim.policy.pyspark_partitioning import parallelize_slice_sizes, partition_sizes
+from sparkdelay.app.cli import main
+from sparkdelay.ground.errors import UserError
 
 TRUTH = dict(worker_startup_s=0.8, task_overhead_s=0.15, cpu_per_item_s=0.4, cpu_per_byte_s=2e-5,
              map_task_overhead_s=0.3, map_cpu_per_item_s=0.02, submit_delay_s=0.5, stage_gap_s=0.1, collect_s=0.2)
@@ -243,7 +243,7 @@ def test_cli_writes_model_and_summary(synthetic, capsys):
     assert rc == 0
     doc = json.loads(out.read_text())
     assert doc["format"] == "sparkdelay-model/1" and doc["source"]["cluster"].endswith("cluster.yaml")
-    from sim.costs import CostModel
+    from sparkdelay.sim.model.costs import CostModel
 
     model = CostModel.load(out)
     assert model.cpu_per_item_s == pytest.approx(TRUTH["cpu_per_item_s"], rel=0.03)
@@ -313,7 +313,7 @@ def test_without_workload_uses_records_and_notes_it(synthetic):
 
 
 def test_collinear_bytes_are_not_fitted(tmp_path):
-    from calibration.fit import fit_linear
+    from sparkdelay.calibration.fit import fit_linear
 
     rng = np.random.default_rng(0)
     items = rng.integers(1, 10, 30).astype(float)
@@ -327,7 +327,7 @@ def test_collinear_bytes_are_not_fitted(tmp_path):
 
 
 def test_unexercised_columns_are_left_out():
-    from calibration.fit import fit_linear
+    from sparkdelay.calibration.fit import fit_linear
 
     items = np.arange(1.0, 11.0)
     X = np.column_stack([np.ones(10), np.zeros(10), items])  # no map tasks at all

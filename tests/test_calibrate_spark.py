@@ -106,7 +106,7 @@ def run_jobs(logdir) -> tuple[float, dict]:
 
 
 def test_calibrate_recovers_known_costs(tmp_path):
-    from calibration.pipeline import calibrate
+    from sparkdelay.calibration.pipeline import calibrate
 
     logdir = tmp_path / "logs"
     logdir.mkdir()

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from calibration.codecs import decompress_bytes
-from calibration.eventlog import iter_events, read_eventlog
-from calibration.records import write_csv
-from sparkdelay.errors import UserError
+from sparkdelay.eventlog.codecs import decompress_bytes
+from sparkdelay.eventlog.reader import iter_events, read_eventlog
+from sparkdelay.eventlog.records import write_csv
+from sparkdelay.ground.errors import UserError
 
 DATA = Path(__file__).parent / "data" / "eventlogs"
 PLAIN = next(DATA.glob("plain-local-*"))

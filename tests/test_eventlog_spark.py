@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from calibration.eventlog import read_eventlog
+from sparkdelay.eventlog.reader import read_eventlog
 
 pytest.importorskip("pyspark")
 pytestmark = pytest.mark.spark

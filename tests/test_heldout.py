@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from calibration.heldout import baseline, evaluate, load_sweep, run_to_run_spread
-from calibration.inputs import load_workload
+from sparkdelay.calibration.heldout import baseline, evaluate, load_sweep, run_to_run_spread
+from sparkdelay.calibration.inputs import load_workload
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO / "data" / "runs" / "shared"

@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.map_output import (
+from sparkdelay.sim.policy.map_output import (
     MapStatus,
     compress_size,
     decompress_size,
     locations_with_largest_outputs,
     preferred_hosts_for_shuffle,
 )
-from sparkdelay.errors import UserError
+from sparkdelay.ground.errors import UserError
 
 
 def out(executor: str, host: str, *sizes: int) -> MapStatus:

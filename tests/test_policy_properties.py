@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.config import SchedulerConf
-from sim.locality import TaskLocality, parse_task_location
-from sim.scheduler import TaskScheduler, WorkerOffer
+from sparkdelay.sim.policy.config import SchedulerConf
+from sparkdelay.sim.policy.locality import TaskLocality, parse_task_location
+from sparkdelay.sim.policy.scheduler import TaskScheduler, WorkerOffer
 
 HOSTS = ["h0", "h1", "h2", "h3"]
 EXECUTORS = {f"e{i}": HOSTS[i % len(HOSTS)] for i in range(6)}  # e4 shares h0, e5 shares h1

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.pyspark_partitioning import (
+from sparkdelay.sim.policy.pyspark_partitioning import (
     KeySpec,
     key_from_yaml,
     parallelize_slice_sizes,
@@ -29,7 +29,7 @@ from sim.pyspark_partitioning import (
     partition_sizes,
     portable_hash,
 )
-from sparkdelay.errors import UserError
+from sparkdelay.ground.errors import UserError
 
 THIS_VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
 

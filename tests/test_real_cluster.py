@@ -16,10 +16,11 @@ import socket
 
 import pytest
 
-from calibration.codecs import decompress_bytes
-from real import index, procs
-from real.cluster import Cluster
-from sparkdelay.cli import main as cli_main
+from sparkdelay.eventlog.codecs import decompress_bytes
+from sparkdelay.eventlog import run_index as index
+from sparkdelay.real import procs
+from sparkdelay.real.cluster import Cluster
+from sparkdelay.app.cli import main as cli_main
 
 pytestmark = pytest.mark.spark
 
@@ -68,7 +69,7 @@ def cluster(tmp_path):
 
 
 def _used(port: int) -> bool:
-    from real.cluster import port_in_use
+    from sparkdelay.real.cluster import port_in_use
     return port_in_use("127.0.0.1", port) or port_in_use("127.0.0.2", port) or port_in_use("127.0.0.3", port)
 
 

@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from real import eventlog, index, items, mnist, procs
-from real.cluster import Cluster, ClusterSpec, port_in_use, worker_host
-from real.spark_env import java_major
-from real.sweep import JobShape, parse_int_list, parse_wait_list, plan
-from sparkdelay.cli import main as cli_main
-from sparkdelay.errors import UserError
+from sparkdelay.eventlog import run_index as index
+from sparkdelay.real import eventlog, items, mnist, procs
+from sparkdelay.real.cluster import Cluster, ClusterSpec, port_in_use, worker_host
+from sparkdelay.real.spark_env import java_major
+from sparkdelay.real.sweep import JobShape, parse_int_list, parse_wait_list, plan
+from sparkdelay.app.cli import main as cli_main
+from sparkdelay.ground.errors import UserError
 
 
 # -- lists and ranges ----------------------------------------------------------------------
@@ -147,7 +148,7 @@ def test_mnist_idx_dir(tmp_path):
 
 
 def test_training_is_deterministic_and_cached(tmp_path):
-    from real import model
+    from sparkdelay.real import model
     data = mnist.load()
     x, y = data.x_train[:300], data.y_train[:300]
     a = model.train(x, y, hidden=16, epochs=1)
@@ -235,7 +236,7 @@ def test_java_version_parsing(tmp_path):
 
 
 def test_old_java_is_a_user_error(tmp_path, monkeypatch):
-    from real.spark_env import check_java
+    from sparkdelay.real.spark_env import check_java
     bin_dir = tmp_path / "jdk" / "bin"
     bin_dir.mkdir(parents=True)
     (bin_dir / "java").write_text('#!/bin/sh\necho \'java version "11.0.2"\' >&2\n')

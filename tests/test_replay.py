@@ -7,9 +7,9 @@ import textwrap
 import pytest
 
 from conftest import BUNDLED_SCENARIOS, SHARED_SCENARIOS
-from sim.scenario import load_scenario, replay
-from sparkdelay.cli import main
-from sparkdelay.errors import UserError
+from sparkdelay.app.replay import load_scenario, replay
+from sparkdelay.app.cli import main
+from sparkdelay.ground.errors import UserError
 
 SCENARIOS = sorted(BUNDLED_SCENARIOS.glob("*.yaml"))
 if SHARED_SCENARIOS.is_dir():

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from sparkdelay.cli import main
-from sparkdelay.report import GridSpec, ReportOptions, build_report
-from sparkdelay.report.findings import NOT_TESTABLE, REPRODUCED, evaluate
-from sparkdelay.report.grids import even_sizes, hash_sizes, run_grids
-from sparkdelay.report.timeline import bars_from_log
+from sparkdelay.app.cli import main
+from sparkdelay.app.report import GridSpec, ReportOptions, build_report
+from sparkdelay.app.report.findings import NOT_TESTABLE, REPRODUCED, evaluate
+from sparkdelay.app.report.grids import even_sizes, hash_sizes, run_grids
+from sparkdelay.app.report.timeline import bars_from_log
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = GridSpec(nodes=(1, 2), partitions=(1, 9), waits=("3s", "0s"), reps=1, processes=1)
@@ -125,8 +125,8 @@ def _strict_json(path: Path):
 
 
 def test_report_with_recorded_real_runs(tmp_path, runs_dir):
-    from calibration.heldout import INTERPOLATION_TRAIN_PARTITIONS, heldout_tests, load_sweep
-    from calibration.inputs import load_workload
+    from sparkdelay.calibration.heldout import INTERPOLATION_TRAIN_PARTITIONS, heldout_tests, load_sweep
+    from sparkdelay.calibration.inputs import load_workload
 
     out = tmp_path / "rep"
     workload = str(REPO / "data" / "study-workload.yaml")
@@ -172,8 +172,8 @@ def test_report_with_recorded_real_runs(tmp_path, runs_dir):
 
 
 def test_section3_without_a_pinned_sweep(runs_dir, tmp_path):
-    from sparkdelay.report.measured import load_measured
-    from sparkdelay.report.measured_text import headline, section
+    from sparkdelay.app.report.measured import load_measured
+    from sparkdelay.app.report.measured_text import headline, section
 
     m = load_measured([runs_dir / "shared"], str(REPO / "data" / "study-workload.yaml"), None, reps=2)
     text = "\n".join(section(m))
@@ -185,8 +185,8 @@ def test_section3_without_a_pinned_sweep(runs_dir, tmp_path):
 
 def test_verdict_says_who_is_closer_and_where():
     from types import SimpleNamespace as NS
-    from calibration.heldout import SplitResult
-    from sparkdelay.report.measured_text import verdict
+    from sparkdelay.calibration.heldout import SplitResult
+    from sparkdelay.app.report.measured_text import verdict
 
     def comp(ape, hosts):
         return NS(ape=ape, placement_match=True, measured=NS(tasks_per_host=dict(enumerate(hosts))))

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from sim.runspec import RunSpec
-from sim.sweep import derive_seed, format_summary, parse_int_list, run_sweep, summarize_rows, SweepPoint
-from sparkdelay.cli import main
-from sparkdelay.errors import UserError
+from sparkdelay.app.runspec import RunSpec
+from sparkdelay.app.sweep import derive_seed, format_summary, parse_int_list, run_sweep, summarize_rows, SweepPoint
+from sparkdelay.app.cli import main
+from sparkdelay.ground.errors import UserError
 
 
 def test_simulate_json(capsys):

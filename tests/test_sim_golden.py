@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sim.cluster import ClusterSpec, ExecutorSpec, MachineSpec  # noqa: E402
-from sim.costs import CostModel  # noqa: E402
-from sim.engine import simulate  # noqa: E402
-from sim.job import JobSpec, PySparkJob, StageSpec, explicit_stage  # noqa: E402
-from sim.locality import TaskLocation, parse_task_location  # noqa: E402
-from sim.presets import local_cluster, preset, study_job  # noqa: E402
+from sparkdelay.sim.model.cluster import ClusterSpec, ExecutorSpec, MachineSpec  # noqa: E402
+from sparkdelay.sim.model.costs import CostModel  # noqa: E402
+from sparkdelay.sim.model.engine import simulate  # noqa: E402
+from sparkdelay.sim.model.job import JobSpec, PySparkJob, StageSpec, explicit_stage  # noqa: E402
+from sparkdelay.sim.policy.locality import TaskLocation, parse_task_location  # noqa: E402
+from sparkdelay.app.presets import local_cluster, preset, study_job  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "data" / "golden" / "traces.json"
 SEEDS = range(5)
@@ -217,8 +217,8 @@ SWEEP_GRID = dict(nodes=[1, 3], partitions=[1, 9, 40], waits=["0s", "3s"], reps=
 
 
 def sweep_fingerprint_rows(tmp: Path, processes: int) -> str:
-    from sim.runspec import RunSpec
-    from sim.sweep import run_sweep
+    from sparkdelay.app.runspec import RunSpec
+    from sparkdelay.app.sweep import run_sweep
 
     rows = run_sweep(RunSpec(preset="study2017"), tmp / f"sweep{processes}.csv", processes=processes,
                      progress=False, **SWEEP_GRID)

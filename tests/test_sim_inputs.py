@@ -6,10 +6,10 @@ import textwrap
 
 import pytest
 
-from sim.cluster import ClusterSpec
-from sim.job import JobSpec
-from sparkdelay.cli import main
-from sparkdelay.errors import UserError
+from sparkdelay.sim.model.cluster import ClusterSpec
+from sparkdelay.sim.model.job import JobSpec
+from sparkdelay.app.cli import main
+from sparkdelay.ground.errors import UserError
 
 CLUSTER = """\
 spark_version: "4.0"

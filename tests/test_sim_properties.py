@@ -7,11 +7,11 @@ from collections import defaultdict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.cluster import ClusterSpec, ExecutorSpec, MachineSpec
-from sim.costs import CostModel
-from sim.engine import simulate
-from sim.job import JobSpec, PySparkJob, StageSpec
-from sim.locality import TaskLocation
+from sparkdelay.sim.model.cluster import ClusterSpec, ExecutorSpec, MachineSpec
+from sparkdelay.sim.model.costs import CostModel
+from sparkdelay.sim.model.engine import simulate
+from sparkdelay.sim.model.job import JobSpec, PySparkJob, StageSpec
+from sparkdelay.sim.policy.locality import TaskLocation
 
 EPS = 1e-6
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from sim.cluster import ClusterSpec
-from sim.costs import CostModel
-from sim.engine import simulate
-from sim.job import JobSpec, explicit_stage
+from sparkdelay.sim.model.cluster import ClusterSpec
+from sparkdelay.sim.model.costs import CostModel
+from sparkdelay.sim.model.engine import simulate
+from sparkdelay.sim.model.job import JobSpec, explicit_stage
 
 
 @pytest.mark.slow

@@ -6,11 +6,11 @@ import statistics
 
 import pytest
 
-from sim.cluster import ClusterSpec
-from sim.costs import CostModel
-from sim.engine import simulate
-from sim.job import JobSpec, explicit_stage
-from sim.presets import preset
+from sparkdelay.sim.model.cluster import ClusterSpec
+from sparkdelay.sim.model.costs import CostModel
+from sparkdelay.sim.model.engine import simulate
+from sparkdelay.sim.model.job import JobSpec, explicit_stage
+from sparkdelay.app.presets import preset
 
 SEEDS = range(4)
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import simpy
 
-from sim.costs import MODEL_FORMAT, CostModel, CostSampler, positive_noise
-from sim.machine import Machine
-from sim.metrics import jain_index, mean_interval, placement_metrics
-from sim.records import TaskRecord, read_csv, to_json, write_csv
-from sparkdelay.errors import UserError
+from sparkdelay.sim.model.costs import MODEL_FORMAT, CostModel, CostSampler, positive_noise
+from sparkdelay.sim.model.machine import Machine
+from sparkdelay.sim.model.metrics import jain_index, mean_interval, placement_metrics
+from sparkdelay.sim.model.records import TaskRecord, read_csv, to_json, write_csv
+from sparkdelay.ground.errors import UserError
 
 
 # ------------------------------------------------------------------------------ costs
@@ -120,8 +120,8 @@ def test_dedicated_machine_matches_shared_path():
 
 
 def test_engine_dedicated_fast_path_gives_the_same_trace(monkeypatch):
-    from sim import engine as engine_mod
-    from sim.presets import preset
+    from sparkdelay.sim.model import engine as engine_mod
+    from sparkdelay.app.presets import preset
 
     cluster, job = preset("study2017", nodes=3, partitions=40)
     fast = engine_mod.simulate(cluster, job, CostModel(), 5)

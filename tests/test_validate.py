@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from calibration.eventlog import read_eventlog
-from calibration.inputs import MachineMap, load_workload
-from calibration.validate import compare, measured_run, percentile, summarize
-from sim.costs import CostModel
-from sparkdelay.cli import main
-from sparkdelay.errors import UserError
+from sparkdelay.eventlog.reader import read_eventlog
+from sparkdelay.calibration.inputs import MachineMap, load_workload
+from sparkdelay.calibration.validate import compare, measured_run, percentile, summarize
+from sparkdelay.sim.model.costs import CostModel
+from sparkdelay.app.cli import main
+from sparkdelay.ground.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
 RUNS = REPO / "data" / "runs" / "shared"

@@ -1,0 +1,1 @@
+"""Subcommands of `sparkdelay`; `sparkdelay.app.cli` finds every module here."""

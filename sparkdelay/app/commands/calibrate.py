@@ -1,0 +1,63 @@
+"""`sparkdelay calibrate LOGS... -o model.json`: fit task costs to real Spark event logs.
+
+LOGS are event-log files, rolling `eventlog_v2_*` folders, folders of logs, or `index.jsonl`
+files from `sparkdelay run`. `--cluster` says which hosts share a machine's cores (needed to
+undo processor sharing); `--workload` gives the job's keys so items per partition are exact.
+The result is a `sparkdelay-model/1` JSON file for `sim.costs.CostModel.load`; a short summary
+(each parameter with its standard error, RMSE, tasks and runs) goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sparkdelay.app.argtypes import positive_int
+from sparkdelay.ground.errors import UserError
+
+NAME = "calibrate"
+HELP = "fit the model's task costs to Spark event logs and write model.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("logs", nargs="+", metavar="LOGS",
+                        help="event logs, rolling eventlog_v2_* folders, folders of logs, or index.jsonl files")
+    parser.add_argument("--cluster", metavar="C", help="cluster YAML (machines: name, cores, hosts)")
+    parser.add_argument("--workload", metavar="W", help="workload YAML with a pyspark: mapping (keys, python_hash_seed, ...)")
+    parser.add_argument("-o", "--output", required=True, metavar="MODEL", help="write the fitted model JSON here")
+    parser.add_argument("--local-cores", type=positive_int, metavar="N",
+                        help="cores of the machine shared by loopback hosts without --cluster (default: this machine's)")
+    parser.add_argument("--samples-csv", metavar="CSV", help="also write the per-task samples as CSV")
+
+
+def _fmt(value: float, se: float | None) -> str:
+    text = f"{value:.6g}"
+    return text if se is None else f"{text} ± {se:.2g}"
+
+
+def run(args) -> int:
+    from sparkdelay.calibration.pipeline import calibrate
+    from sparkdelay.eventlog.records import write_csv
+
+    fit, doc, per_log = calibrate(args.logs, args.cluster, args.workload, args.local_cores)
+    out = Path(args.output)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=2) + "\n")
+        if args.samples_csv:
+            write_csv(fit.tasks, args.samples_csv)
+    except OSError as exc:
+        raise UserError(f"{exc.filename}: cannot write: {exc.strerror}") from None
+    report = doc["fit_report"]
+    print(f"calibrated on {report['runs']} run(s), {report['jobs']} job(s), {report['tasks']} tasks "
+          f"({report['reduce_tasks']} reduce, {report['map_tasks']} map); rmse {report['rmse_s']:.3f} s")
+    for name, value in doc["params"].items():
+        print(f"  {name:22s} {_fmt(value, doc['uncertainty'].get(name))}")
+    for note in report["notes"]:
+        print(f"  note: {note}")
+    skipped = sum(s.skipped_jobs for s in per_log)
+    if skipped:
+        print(f"  note: {skipped} job(s) without a shuffle (or not successful) were left out")
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,106 @@
+"""`sparkdelay cluster start|status|stop`: a Spark Standalone cluster on this machine.
+
+The master listens on 127.0.0.1 and worker i on 127.0.0.(i+1), so each worker is a distinct
+host for Spark's locality levels. State (pid files, logs, work dirs) lives in `--state-dir`
+(default `.sparkdelay/cluster` under the current directory); `stop` ends exactly the
+processes recorded there, also after the tool crashed. See `real.cluster`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sparkdelay.app.argtypes import positive_int
+from sparkdelay.ground.errors import UserError
+
+NAME = "cluster"
+HELP = "start, inspect or stop a local Spark Standalone cluster (one host per worker)"
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {value}")
+    return value
+
+
+def add_state_dir(p: argparse.ArgumentParser) -> None:
+    from sparkdelay.real.cluster import DEFAULT_STATE_DIR
+    p.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR),
+                   help="directory for pid files, logs and work dirs (default: %(default)s)")
+
+
+def add_cluster_options(p: argparse.ArgumentParser, workers_required: bool) -> None:
+    """Options shared by `cluster start` and `run` (which may start its own cluster)."""
+    if workers_required:
+        p.add_argument("--workers", type=positive_int, required=True, help="number of workers (hosts 127.0.0.2 ...)")
+    p.add_argument("--cores", type=positive_int, default=8, help="task slots per worker = spark.executor.cores (default 8)")
+    p.add_argument("--memory", default="2g", help="memory per worker, e.g. 2g (default 2g)")
+    p.add_argument("--pin", action="store_true", help="pin worker i to CPU i-1 (needs one CPU per worker)")
+    p.add_argument("--master-port", type=_port, default=7077, help="master port on 127.0.0.1 (default 7077)")
+    p.add_argument("--webui-port", type=_port, default=8080, help="master web UI port, 0 = any free port (default 8080)")
+    p.add_argument("--worker-port", type=_port, default=7078,
+                   help="port of worker 1; worker i uses this + i - 1 (default 7078)")
+    p.add_argument("--worker-webui-port", type=_port, default=0,
+                   help="web UI port of worker 1 (worker i: + i - 1); 0 = any free port (default)")
+    p.add_argument("--register-timeout", type=float, default=60.0,
+                   help="seconds to wait for each daemon to come up and register (default 60)")
+
+
+def spec_from_args(args, workers: int):
+    from sparkdelay.real.cluster import ClusterSpec
+    if not _memory_ok(args.memory):
+        raise UserError(f"--memory: expected a size such as 2g or 512m, got {args.memory!r}")
+    return ClusterSpec(workers=workers, cores=args.cores, memory=args.memory, pin=args.pin,
+                       master_port=args.master_port, webui_port=args.webui_port,
+                       worker_port_base=args.worker_port, worker_webui_port_base=args.worker_webui_port,
+                       register_timeout_s=args.register_timeout)
+
+
+def _memory_ok(text: str) -> bool:
+    import re
+    return bool(re.fullmatch(r"[0-9]+[kmgtKMGT]?", text or ""))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    start = sub.add_parser("start", help="start a master and N workers")
+    add_cluster_options(start, workers_required=True)
+    add_state_dir(start)
+    status = sub.add_parser("status", help="list master, workers, hosts and cores")
+    add_state_dir(status)
+    stop = sub.add_parser("stop", help="stop the processes recorded in the state dir")
+    add_state_dir(stop)
+
+
+def run(args) -> int:
+    from sparkdelay.real.cluster import Cluster
+    cluster = Cluster(args.state_dir)
+    if args.action == "start":
+        state = cluster.start(spec_from_args(args, args.workers))
+        print(f"master {state.master_url}")
+        for w in state.workers:
+            pin = f", CPU {w['cpus'][0]}" if w["cpus"] else ""
+            print(f"worker {w['name']} on {w['host']}:{w['port']} ({state.spec.cores} cores, {state.spec.memory}{pin})")
+        print(f"state and logs in {cluster.dir}")
+        return 0
+    if args.action == "status":
+        rows = cluster.status()
+        if not rows:
+            print(f"no cluster in {cluster.dir}")
+            return 1
+        for r in rows:
+            alive = "running" if r["alive"] else "NOT RUNNING"
+            if r["name"] == "master":
+                print(f"master   {r.get('url', '?'):28} pid {r['pid']:>7} {alive}  log {r['log']}")
+            else:
+                pin = f" cpu {r['cpus'][0]}" if r.get("cpus") else ""
+                print(f"{r['name']:8} {r['host']}:{r.get('port')!s:<17} pid {r['pid']:>7} {alive}  "
+                      f"{r.get('cores')} cores {r.get('memory')}{pin}  log {r['log']}")
+        return 0 if all(r["alive"] for r in rows) else 1
+    stopped = cluster.stop()
+    print(f"stopped {', '.join(stopped)}" if stopped else f"nothing running in {cluster.dir}")
+    return 0

@@ -1,0 +1,67 @@
+"""`sparkdelay heldout`: the three held-out tests of the model on recorded real sweeps.
+
+Fits the cost model on one part of the recorded runs and predicts the rest (see
+`calibration.heldout`): interpolation over partition counts, more nodes than seen, other
+hardware (shared machine -> pinned cores). Prints each split's median and p90 job-duration
+error, the placement match rate, a naive log(P) interpolation baseline on the same split, and
+the run-to-run spread of the measurements; `--json` prints the same as one object, `-o` also
+writes it to a file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from sparkdelay.app.argtypes import positive_int
+
+NAME = "heldout"
+HELP = "fit on some recorded real runs, predict the others (three held-out splits) vs a naive baseline"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--shared", default="data/runs/shared", metavar="DIR",
+                        help="sweep recorded with workers sharing this machine (default data/runs/shared)")
+    parser.add_argument("--pinned", default="data/runs/pinned", metavar="DIR",
+                        help="sweep recorded with workers pinned one per CPU (default data/runs/pinned)")
+    parser.add_argument("--workload", default="data/study-workload.yaml", metavar="W",
+                        help="workload YAML with the job's keys (default data/study-workload.yaml)")
+    parser.add_argument("--reps", type=positive_int, default=20, help="simulations per measured run (default 20)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("-o", "--output", metavar="FILE", help="also write the JSON here")
+
+
+def result_document(result: dict) -> dict:
+    return {"splits": [dict(s.summary(), model=None if s.model is None else s.model.__dict__) for s in result["splits"]],
+            "spread": result["spread"]}
+
+
+def run(args) -> int:
+    from sparkdelay.calibration.heldout import heldout_tests, load_sweep
+    from sparkdelay.calibration.inputs import load_workload
+    from sparkdelay.ground.errors import UserError
+
+    workload = load_workload(args.workload)
+    shared = load_sweep("shared", Path(args.shared), workload)
+    pinned = load_sweep("pinned", Path(args.pinned), workload)
+    if not shared:
+        raise UserError(f"{args.shared}: no finished runs (index.jsonl with event logs) to fit on")
+    doc = result_document(heldout_tests(shared, pinned, args.reps, args.seed))
+    if args.output:
+        Path(args.output).write_text(json.dumps(doc, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    pct = lambda x: "  n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:5.1%}"
+    print(f"{'split':<15} {'train':>5} {'test':>4}  {'median APE':>10} {'p90 APE':>8} {'placement':>9}   "
+          f"{'baseline median':>15} {'p90':>6}")
+    for s in doc["splits"]:
+        print(f"{s['name']:<15} {s['train_runs']:>5} {s['test_runs']:>4}  {pct(s['median_ape']):>10} "
+              f"{pct(s['p90_ape']):>8} {pct(s['placement_match']):>9}   {pct(s['baseline_median_ape']):>15} "
+              f"{pct(s['baseline_p90_ape']):>6}  {s['note']}")
+    for name, spread in doc["spread"].items():
+        print(f"run-to-run spread ({name}): {spread['configs_with_reps']} configs with reps, median |dev| from "
+              f"config mean {pct(spread['median_abs_dev_from_config_mean'])}, p90 {pct(spread['p90_abs_dev_from_config_mean'])}")
+    return 0

@@ -1,0 +1,104 @@
+"""`sparkdelay simulate`: run the model once and report placement and timing.
+
+Inputs are a cluster and a job (YAML files, or a preset: `study2017`, the default, or
+`local`), shortcuts that override them (`--nodes`, `--partitions`, `--wait`,
+`--spark-version`, `--conf KEY=VALUE`), an optional cost model file from calibration and a
+seed. Prints a short summary, or one JSON object with `--json`; `--trace` writes one CSV row
+per task and `--gantt` a PNG of executor threads against time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from sparkdelay.ground.errors import UserError
+
+NAME = "simulate"
+HELP = "simulate one job on a cluster and report task placement and times"
+
+
+def add_run_arguments(parser, sweep: bool = False) -> None:
+    """Arguments shared with `sweep` (there --nodes/--partitions/--wait take lists)."""
+    from sparkdelay.app.presets import PRESETS
+
+    parser.add_argument("--cluster", metavar="C", help="cluster YAML (default: the preset's cluster)")
+    parser.add_argument("--job", metavar="J", help="job YAML (default: the preset's job, the study's 40 shards)")
+    parser.add_argument("--preset", choices=PRESETS, help="ready-made cluster + job (default study2017)")
+    parser.add_argument("--model", metavar="M", help="cost model JSON (sparkdelay-model/1) from calibration")
+    many = " (a list or range: 1-5, 1,3,5, 1-40:5)" if sweep else ""
+    parser.add_argument("--nodes", metavar="N", help="number of worker hosts (with --cluster: its first N hosts)" + many)
+    parser.add_argument("--partitions", metavar="P", help="partitionBy(P) of a PySpark-form job" + many)
+    parser.add_argument("--wait", metavar="W", help="spark.locality.wait, e.g. 3s, 0s" +
+                        (" (a list: 0s,1s,3s)" if sweep else ""))
+    parser.add_argument("--spark-version", metavar="V", help="Spark version whose rules apply (4.0, 3.5, 2.4, 2.1)" +
+                        (" (a list)" if sweep else ""))
+    parser.add_argument("--conf", metavar="KEY=VALUE", action="append", default=[],
+                        help="extra Spark setting, repeatable (e.g. spark.locality.wait.legacyResetOnTaskLaunch=true)")
+
+
+def add_arguments(parser) -> None:
+    add_run_arguments(parser)
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--trace", metavar="CSV", help="write one row per task")
+    parser.add_argument("--gantt", metavar="PNG", help="draw executor threads against time")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _int_option(value, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise UserError(f"{name}: expected a whole number, got {value!r}") from None
+
+
+def run_spec_from_args(args, **overrides):
+    from sparkdelay.app.runspec import RunSpec, parse_conf_pairs
+
+    fields = dict(
+        preset=args.preset, cluster_path=args.cluster, job_path=args.job, model_path=args.model,
+        nodes=_int_option(args.nodes, "--nodes"), partitions=_int_option(args.partitions, "--partitions"),
+        wait=args.wait, spark_version=args.spark_version, conf=parse_conf_pairs(args.conf))
+    fields.update(overrides)
+    return RunSpec(**fields)
+
+
+def run(args) -> int:
+    from sparkdelay.sim.model.engine import simulate
+    from sparkdelay.sim.model.records import write_csv
+
+    cluster, job, model = run_spec_from_args(args).build()
+    result = simulate(cluster, job, model, seed=args.seed)
+    summary = result.summary()
+    if args.trace:
+        try:
+            write_csv(result.tasks, args.trace)
+        except OSError as exc:
+            raise UserError(f"--trace: cannot write {args.trace}: {exc.strerror or exc}") from None
+    if args.gantt:
+        from sparkdelay.app.gantt import plot_gantt
+        try:
+            plot_gantt(result.tasks, args.gantt,
+                       title=f"Spark {result.spark_version}, {len(cluster.hosts)} hosts, "
+                             f"wait {cluster.config.get('spark.locality.wait', '3s')}, seed {args.seed}")
+        except OSError as exc:
+            raise UserError(f"--gantt: cannot write {args.gantt}: {exc.strerror or exc}") from None
+    if args.json:
+        json.dump(summary, sys.stdout)
+        print()
+        return 0
+    out = sys.stdout
+    print(f"Spark {summary['spark_version']}, {len(cluster.hosts)} hosts, {cluster.total_slots} slots, "
+          f"{summary['num_tasks']} tasks, seed {summary['seed']}", file=out)
+    print(f"job duration      {summary['job_duration_s']:.2f} s", file=out)
+    stages = ", ".join(f"{n} {d:.2f} s" for n, d in zip(summary["stage_names"], summary["stage_durations_s"]))
+    print(f"stages            {stages}", file=out)
+    per_host = ", ".join(f"{h}: {c}" for h, c in summary["tasks_per_host"].items())
+    print(f"tasks per host    {per_host}  (result stage)", file=out)
+    print(f"fairness (Jain)   {summary['fairness_index']:.3f}   max tasks on a host: "
+          f"{summary['max_tasks_per_host']}", file=out)
+    loc = ", ".join(f"{k} {v}" for k, v in summary["locality_counts"].items())
+    print(f"locality          {loc}", file=out)
+    return 0

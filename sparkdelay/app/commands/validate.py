@@ -1,0 +1,65 @@
+"""`sparkdelay validate LOGS... --model M`: predicted vs measured, run by run.
+
+Each measured run's configuration is read from its own event log (executors and hosts,
+reduce partitions, locality waits, Spark version); the model simulates it `--reps` times and
+the table puts job duration (with the absolute percentage error), sorted tasks per host,
+Jain's index, most tasks on one host and tasks per locality level side by side. The summary
+gives the median and 90th-percentile error and how often the sorted tasks-per-host vectors
+match. `--json` prints `{"runs": [...], "summary": {...}}` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+from tqdm import tqdm
+
+from sparkdelay.app.argtypes import positive_int
+
+NAME = "validate"
+HELP = "simulate each measured run (config read from its event log) and compare with what Spark did"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("logs", nargs="+", metavar="LOGS",
+                        help="event logs, rolling eventlog_v2_* folders, folders of logs, or index.jsonl files")
+    parser.add_argument("--model", required=True, metavar="M", help="fitted model (sparkdelay calibrate -o M)")
+    parser.add_argument("--workload", metavar="W", help="workload YAML with the job's keys (default: the study's 40 shards)")
+    parser.add_argument("--cluster", metavar="C", help="cluster YAML saying which hosts share a machine's cores")
+    parser.add_argument("--reps", type=positive_int, default=20, help="simulations per measured run (default 20)")
+    parser.add_argument("--seed", type=int, default=0, help="base seed of the simulations (default 0)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+
+
+def _vector(values) -> str:
+    return "/".join(str(round(v)) for v in values)
+
+
+def run(args) -> int:
+    from sparkdelay.eventlog.discover import find_logs
+    from sparkdelay.calibration.inputs import load_cluster, load_workload
+    from sparkdelay.calibration.validate import compare, load_runs, summarize
+    from sparkdelay.sim.model.costs import CostModel
+
+    model = CostModel.load(args.model)
+    runs = load_runs(find_logs(args.logs), load_cluster(args.cluster), load_workload(args.workload))
+    comparisons = [compare(r, model, args.reps, args.seed)
+                   for r in tqdm(runs, desc="validate", unit="run", disable=args.json or not sys.stderr.isatty())]
+    summary = summarize(comparisons)
+    if args.json:
+        print(json.dumps({"runs": [c.to_dict() for c in comparisons], "summary": summary}, indent=2))
+        return 0
+    print(f"{'app':<26} {'N':>2} {'P':>3} {'wait':>5} {'measured s':>10} {'predicted s':>11} {'APE':>6}  "
+          f"{'tasks/host measured':<20} {'predicted':<20} {'match':<5} {'Jain m/p':<11} {'max m/p'}")
+    for c in sorted(comparisons, key=lambda c: (c.nodes, c.partitions, c.wait, c.app_id)):
+        print(f"{c.app_id:<26} {c.nodes:>2} {c.partitions:>3} {c.wait:>5} {c.measured_duration_s:>10.2f} "
+              f"{c.predicted_duration_s:>11.2f} {c.ape:>6.1%}  {_vector(c.measured.sorted_counts):<20} "
+              f"{_vector(c.predicted_sorted_mode):<20} {'yes' if c.placement_match else 'no':<5} "
+              f"{c.measured.fairness_index:.2f}/{c.predicted.fairness_index:.2f}  "
+              f"{c.measured.max_tasks_per_host}/{c.predicted.max_tasks_per_host:.1f}")
+    fmt = lambda x: "n/a" if math.isnan(x) else f"{x:.1%}"
+    print(f"{summary['runs']} runs: median APE {fmt(summary['median_ape'])}, p90 APE {fmt(summary['p90_ape'])}, "
+          f"placement match {fmt(summary['placement_match'])}")
+    return 0

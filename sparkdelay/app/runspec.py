@@ -1,0 +1,103 @@
+"""What one run is made of, as the command line states it: files or a preset, plus shortcuts.
+
+`RunSpec` is a small picklable description (paths, preset name, `--nodes`, `--partitions`,
+`--wait`, `--spark-version`, `--conf`) that `build()` turns into a validated cluster, job and
+cost model. `simulate` builds one; `sweep` sends RunSpecs to worker processes, which build
+their own (files are parsed once per process). Precedence: a cluster file replaces the
+preset's cluster (then `--nodes N` keeps its first N hosts), a job file replaces the preset's
+job, and the shortcuts apply last. `--wait` sets `spark.locality.wait`; level-specific keys a
+cluster file sets (`spark.locality.wait.node`, ...) still win, as they do in Spark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.sparkconf import parse_duration_ms
+
+from sparkdelay.sim.model.cluster import ClusterSpec
+from sparkdelay.sim.model.costs import CostModel
+from sparkdelay.sim.model.job import JobSpec
+from sparkdelay.app.presets import PRESETS, preset as make_preset
+
+
+@lru_cache(maxsize=16)
+def _load_cluster(path: str) -> ClusterSpec:
+    return ClusterSpec.load(path)
+
+
+@lru_cache(maxsize=16)
+def _load_job(path: str) -> JobSpec:
+    return JobSpec.load(path)
+
+
+@lru_cache(maxsize=16)
+def _load_model(path: str) -> CostModel:
+    return CostModel.load(path)
+
+
+def parse_conf_pairs(pairs) -> tuple[tuple[str, str], ...]:
+    out = []
+    for text in pairs or ():
+        key, sep, value = str(text).partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--conf: expected KEY=VALUE, got {text!r}")
+        out.append((key.strip(), value.strip()))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    preset: str | None = None
+    cluster_path: str | None = None
+    job_path: str | None = None
+    model_path: str | None = None
+    nodes: int | None = None
+    partitions: int | None = None
+    wait: str | None = None
+    spark_version: str | None = None
+    conf: tuple[tuple[str, str], ...] = ()
+
+    def with_(self, **changes) -> "RunSpec":
+        return replace(self, **changes)
+
+    def build(self) -> tuple[ClusterSpec, JobSpec, CostModel]:
+        if self.preset is not None and self.preset not in PRESETS:
+            raise UserError(f"--preset: unknown preset {self.preset!r} (known: {', '.join(PRESETS)})")
+        if self.nodes is not None and self.nodes < 1:
+            raise UserError(f"--nodes: must be at least 1, got {self.nodes}")
+        if self.partitions is not None and self.partitions < 1:
+            raise UserError(f"--partitions: must be at least 1, got {self.partitions}")
+        if self.wait is not None:
+            parse_duration_ms(self.wait, "--wait")
+        if self.spark_version is not None:
+            from sparkdelay.sim.policy.config import SparkVersion
+            SparkVersion.parse(self.spark_version, "--spark-version")
+        name = self.preset or "study2017"
+        preset_cluster, preset_job = make_preset(
+            name, nodes=None if self.cluster_path else self.nodes, partitions=None,
+            wait=self.wait, spark_version=self.spark_version)
+        if self.cluster_path:
+            cluster = _load_cluster(self.cluster_path)
+            if self.nodes is not None:
+                cluster = cluster.first_hosts(self.nodes)
+        else:
+            cluster = preset_cluster
+        job = _load_job(self.job_path) if self.job_path else preset_job
+        if self.partitions is not None:
+            job = job.with_partitions(self.partitions)
+        if self.wait is not None:
+            cluster = cluster.with_config(**{"spark.locality.wait": self.wait})
+        if self.spark_version is not None:
+            cluster = cluster.with_version(self.spark_version)
+        if self.conf:
+            try:
+                cluster = cluster.with_spark_conf(dict(self.conf))
+            except UserError as exc:
+                raise UserError(f"--conf: {exc}") from None
+        cluster.scheduler_conf(where=f"{self.cluster_path or 'preset ' + name}: config")  # validate now
+        job.check_against(cluster)
+        model = _load_model(self.model_path) if self.model_path else CostModel()
+        return cluster, job, model

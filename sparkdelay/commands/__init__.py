@@ -1,1 +1,0 @@
-"""Subcommands of `sparkdelay`; `sparkdelay.cli` finds every module here."""

@@ -1,0 +1,166 @@
+"""Decompress Spark event-log files by their codec suffix, as a stream of byte chunks.
+
+Spark names a compressed event log after its codec's short name (`.zstd`, `.lz4`, `.snappy`,
+`.lzf`) and may add `.inprogress`. Each codec writes its library's *stream* format, not the
+format a command-line tool would expect: zstd-jni writes ordinary zstd frames (several, as the
+log is flushed); lz4-java's `LZ4BlockOutputStream` writes "LZ4Block" blocks (magic, token,
+little-endian compressed/original lengths, xxhash32 checksum, payload; a zero-length block ends a
+stream and streams may be concatenated); snappy-java's `SnappyOutputStream` writes a 16-byte
+header (0x82 "SNAPPY" 0x00, version, compatible version) and then big-endian length-prefixed raw
+snappy chunks, and a concatenated stream repeats the header. A log still being written can end
+in a cut-off block: with `tolerate_truncation` the stream simply stops at the last whole block.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from sparkdelay.ground.errors import UserError
+
+CHUNK = 1 << 16
+CODECS = ("zstd", "lz4", "snappy")
+
+_LZ4_MAGIC = b"LZ4Block"
+_LZ4_HEADER = struct.Struct("<8sBiii")  # magic, token, compressed len, original len, checksum
+_LZ4_RAW, _LZ4_COMPRESSED = 0x10, 0x20
+_SNAPPY_MAGIC = b"\x82SNAPPY\x00"
+_SNAPPY_HEADER_LEN = 16
+
+
+class _Truncated(Exception):
+    """The compressed stream ends inside a block."""
+
+
+def codec_of(path: str | Path) -> str | None:
+    """The codec short name implied by a log file's name, or None for an uncompressed log."""
+    name = Path(path).name
+    if name.endswith(".inprogress"):
+        name = name[: -len(".inprogress")]
+    suffix = name.rsplit(".", 1)[-1] if "." in name else ""
+    if suffix in CODECS:
+        return suffix
+    if suffix == "lzf":
+        raise UserError(f"{path}: lzf-compressed event logs are not supported (use zstd, lz4 or snappy)")
+    return None
+
+
+def iter_chunks(path: str | Path, tolerate_truncation: bool = False) -> Iterator[bytes]:
+    """Yield the decompressed bytes of one log file, in order."""
+    codec = codec_of(path)
+    try:
+        f = open(path, "rb")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read event log ({exc.strerror})") from None
+    with f:
+        reader = {None: _plain, "zstd": _zstd, "lz4": _lz4, "snappy": _snappy}[codec]
+        try:
+            yield from reader(f)
+        except _Truncated as exc:
+            if not tolerate_truncation:
+                raise UserError(f"{path}: {codec} stream is cut off ({exc})") from None
+        except UserError:
+            raise
+        except Exception as exc:  # a codec library's own error on corrupt input
+            if tolerate_truncation and _at_eof(f):
+                return
+            raise UserError(f"{path}: cannot decompress {codec} data ({exc})") from None
+
+
+def _at_eof(f: BinaryIO) -> bool:
+    try:
+        return f.tell() >= Path(f.name).stat().st_size
+    except (OSError, AttributeError):
+        return False
+
+
+def _read_exact(f: BinaryIO, n: int) -> bytes:
+    data = f.read(n)
+    if len(data) < n:
+        raise _Truncated(f"needed {n} bytes, found {len(data)}")
+    return data
+
+
+def _plain(f: BinaryIO) -> Iterator[bytes]:
+    while chunk := f.read(CHUNK):
+        yield chunk
+
+
+def _zstd(f: BinaryIO) -> Iterator[bytes]:
+    import zstandard
+
+    # Spark flushes the zstd stream at every flush of the log, so a file holds many frames;
+    # one decompressobj per frame lets a frame cut off at the end of the file be noticed.
+    dctx = zstandard.ZstdDecompressor()
+    dobj, in_frame = dctx.decompressobj(), False
+    while chunk := f.read(CHUNK):
+        while chunk:
+            try:
+                out = dobj.decompress(chunk)
+            except zstandard.ZstdError as exc:
+                raise UserError(f"{f.name}: corrupt zstd data ({exc})") from None
+            in_frame = True
+            if out:
+                yield out
+            if not dobj.eof:
+                break
+            chunk, dobj, in_frame = dobj.unused_data, dctx.decompressobj(), False
+    if in_frame:
+        raise _Truncated("last zstd frame is incomplete")
+
+
+def _lz4(f: BinaryIO) -> Iterator[bytes]:
+    import lz4.block
+
+    while True:
+        head = f.read(_LZ4_HEADER.size)
+        if not head:
+            return
+        if len(head) < _LZ4_HEADER.size:
+            raise _Truncated("partial LZ4Block header")
+        magic, token, clen, olen, _checksum = _LZ4_HEADER.unpack(head)
+        if magic != _LZ4_MAGIC:
+            raise UserError(f"{f.name}: not an lz4-java block stream (bad magic at byte {f.tell() - len(head)})")
+        method = token & 0xF0
+        if clen < 0 or olen < 0 or method not in (_LZ4_RAW, _LZ4_COMPRESSED):
+            raise UserError(f"{f.name}: corrupt LZ4Block header at byte {f.tell() - len(head)}")
+        if olen == 0:
+            continue  # end-of-stream marker; another stream may follow
+        payload = _read_exact(f, clen)
+        # The xxhash32 checksum is not verified: the JSON parse that follows catches corruption.
+        yield payload if method == _LZ4_RAW else lz4.block.decompress(payload, uncompressed_size=olen)
+
+
+def _snappy(f: BinaryIO) -> Iterator[bytes]:
+    import cramjam
+
+    header = f.read(_SNAPPY_HEADER_LEN)
+    if len(header) < _SNAPPY_HEADER_LEN:
+        if not header:
+            return
+        raise _Truncated("partial snappy-java header")
+    if not header.startswith(_SNAPPY_MAGIC):
+        raise UserError(f"{f.name}: not a snappy-java stream (missing SNAPPY magic header)")
+    while True:
+        size_bytes = f.read(4)
+        if not size_bytes:
+            return
+        if len(size_bytes) < 4:
+            raise _Truncated("partial chunk length")
+        if size_bytes == _SNAPPY_MAGIC[:4]:
+            _read_exact(f, _SNAPPY_HEADER_LEN - 4)  # a concatenated stream's header
+            continue
+        (size,) = struct.unpack(">i", size_bytes)
+        if size < 0:
+            raise UserError(f"{f.name}: corrupt snappy chunk length at byte {f.tell() - 4}")
+        yield bytes(cramjam.snappy.decompress_raw(_read_exact(f, size)))
+
+
+def decompress_bytes(path: str | Path) -> bytes:
+    """The whole decompressed content of one file (small files and tests)."""
+    out = io.BytesIO()
+    for chunk in iter_chunks(path):
+        out.write(chunk)
+    return out.getvalue()

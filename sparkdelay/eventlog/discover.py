@@ -1,0 +1,110 @@
+"""Turn the LOGS arguments of `sparkdelay calibrate` into a list of event logs.
+
+An argument may be one log (a file, or a rolling `eventlog_v2_*` folder: any folder holding
+`events_<n>_*` files), an `index.jsonl` written by `sparkdelay run` (one JSON object per line
+whose `eventlog` names a log, relative to the index's folder; runs without one are skipped), or
+a folder of many logs, searched recursively. Inside a folder, an `index.jsonl` wins over
+scanning; otherwise a file counts as a log when its first decompressed bytes are a Spark event
+(`{"Event":`), so names need not follow Spark's, and `.crc`/hidden files are passed over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from sparkdelay.ground.errors import UserError
+
+from sparkdelay.eventlog.codecs import iter_chunks
+from sparkdelay.eventlog.reader import EVENTS_FILE_RE
+
+INDEX_NAME = "index.jsonl"
+
+
+def is_rolling_folder(path: Path) -> bool:
+    return path.is_dir() and any(EVENTS_FILE_RE.match(c.name) and c.is_file() for c in path.iterdir())
+
+
+def looks_like_log(path: Path) -> bool:
+    """True when the file starts like a Spark event log (after decompression)."""
+    try:
+        for chunk in iter_chunks(path, tolerate_truncation=True):
+            return chunk.lstrip()[:16].replace(b" ", b"").startswith(b'{"Event"')
+    except (UserError, OSError):
+        return False
+    return False
+
+
+def index_rows(path: Path):
+    """(line number, row) of each run in a `sparkdelay run` index.jsonl."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{lineno}: not a JSON object ({exc.msg})") from None
+        if not isinstance(entry, dict):
+            raise UserError(f"{path}:{lineno}: expected a JSON object with an \"event_log\" field")
+        yield lineno, entry
+
+
+def read_index(path: Path) -> list[Path]:
+    logs = []
+    for lineno, entry in index_rows(path):
+        # `sparkdelay run` writes "event_log"; "eventlog" is accepted for hand-made indexes.
+        key = "event_log" if "event_log" in entry else "eventlog"
+        log = entry.get(key)
+        if log is None:
+            continue  # a run that failed before Spark wrote a log
+        if not isinstance(log, str) or not log:
+            raise UserError(f"{path}:{lineno}: {key}: expected a path, got {log!r}")
+        log_path = path.parent / log
+        if not log_path.exists():
+            raise UserError(f"{path}:{lineno}: {key}: {log_path} does not exist")
+        logs.append(log_path)
+    return logs
+
+
+def _scan(folder: Path) -> list[Path]:
+    if (folder / INDEX_NAME).is_file():
+        return read_index(folder / INDEX_NAME)
+    found = []
+    for root, dirs, files in os.walk(folder):
+        root_path = Path(root)
+        dirs.sort()
+        for d in list(dirs):
+            if d.startswith(".") or is_rolling_folder(root_path / d):
+                dirs.remove(d)  # hidden: skip; rolling log: one log, not a folder of logs
+                if not d.startswith("."):
+                    found.append(root_path / d)
+        for name in sorted(files):
+            if name.startswith(".") or name.endswith(".crc") or name == INDEX_NAME:
+                continue
+            if looks_like_log(root_path / name):
+                found.append(root_path / name)
+    return sorted(found)
+
+
+def find_logs(args: list[str | Path]) -> list[Path]:
+    """Every event log named by the arguments, without duplicates, in argument order."""
+    out: list[Path] = []
+    for arg in args:
+        path = Path(arg)
+        if not path.exists():
+            raise UserError(f"{path}: no such file or folder")
+        if path.is_file() and path.name.endswith(".jsonl"):
+            logs = read_index(path)
+        elif path.is_file() or is_rolling_folder(path):
+            logs = [path]
+        else:
+            logs = _scan(path)
+            if not logs:
+                raise UserError(f"{path}: no Spark event logs found in this folder")
+        out.extend(p for p in logs if p not in out)
+    return out
