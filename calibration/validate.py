@@ -27,7 +27,7 @@ from sparkdelay.sim.model.costs import CostModel
 from sparkdelay.sim.model.engine import simulate
 from sparkdelay.sim.model.job import JobSpec, PySparkJob
 from sparkdelay.sim.model.metrics import jain_index
-from sparkdelay.app.presets import STUDY_KEYS
+from sparkdelay.sim.model.study import STUDY_KEYS
 from sparkdelay.sim.policy.pyspark_partitioning import KeySpec
 from sparkdelay.ground.errors import UserError
 

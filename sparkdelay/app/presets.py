@@ -20,15 +20,14 @@ from sparkdelay.ground.errors import UserError
 
 from sparkdelay.sim.model.cluster import ClusterSpec, ExecutorSpec, MachineSpec
 from sparkdelay.sim.model.job import JobSpec, PySparkJob
+from sparkdelay.sim.model.study import STUDY_ITEM_BYTES, STUDY_KEYS, STUDY_PYTHON_VERSION
 from sparkdelay.sim.policy.pyspark_partitioning import KeySpec
 
 PRESETS = ("study2017", "local")
 
-STUDY_KEYS = {"format": "shard-{:02d}", "count": 40}
 
-
-def study_job(partitions: int = 40, python_hash_seed: int = 0, python_version: str = "3.11",
-              map_slices: int = 1, item_bytes: int = 800_000, keys=None) -> JobSpec:
+def study_job(partitions: int = 40, python_hash_seed: int = 0, python_version: str = STUDY_PYTHON_VERSION,
+              map_slices: int = 1, item_bytes: int = STUDY_ITEM_BYTES, keys=None) -> JobSpec:
     if partitions < 1:
         raise UserError(f"--partitions: must be at least 1, got {partitions}")
     spec = KeySpec.parse(keys if keys is not None else STUDY_KEYS)
