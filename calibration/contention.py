@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Callable, Iterable, Mapping
 
-from sparkdelay.eventlog.records import Task
+from sparkdelay.eventlog.log import Task
 
 
 def cpu_demands(tasks: Iterable[Task], machine_of: Callable[[Task], tuple[str, int]]) -> dict[int, float]:

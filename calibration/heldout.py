@@ -21,14 +21,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-from sparkdelay.sim.model.costs import CostModel
 from sparkdelay.ground.errors import UserError
+from sparkdelay.sim.model.costs import CostModel
 
-from sparkdelay.eventlog.discover import index_rows
 from sparkdelay.eventlog.reader import read_eventlog
+from sparkdelay.eventlog.run_index import INDEX_NAME, read_index
 from sparkdelay.calibration.fit import fit_model
-from sparkdelay.calibration.inputs import MachineMap, Workload, load_cluster
+from sparkdelay.sim.model.cluster import MachineMap, load_machines
+from sparkdelay.sim.model.job import PySparkWorkload
 from sparkdelay.calibration.samples import LogSamples, samples_from_log
 from sparkdelay.calibration.validate import MeasuredRun, RunComparison, compare, measured_run, percentile, summarize
 
@@ -77,28 +77,35 @@ class SplitResult:
         return s
 
 
-def load_sweep(name: str, folder: Path, workload: Workload | None, skipped: list[str] | None = None) -> list[Run]:
+def load_sweep(name: str, folder: Path, workload: PySparkWorkload | None, skipped: list[str] | None = None) -> list[Run]:
     """Every finished run of a `sparkdelay run` folder (index.jsonl + eventlogs, cluster.yaml).
 
     With a `skipped` list, a run whose log cannot be used is listed there (with why) instead of
     failing the whole sweep, so a sweep still being recorded can be read as far as it goes."""
-    index = folder / "index.jsonl"
-    if not index.exists():
+    if not (folder / INDEX_NAME).exists():
         return []
+    # A sweep still being recorded may end in a row cut off mid-write: with a `skipped` list
+    # that row is reported there; without one every line must be a whole row.
+    index = read_index(folder / INDEX_NAME, lenient=skipped is not None)
+    if index.torn_note is not None:
+        skipped.append(index.torn_note)
     cluster_file = folder / "cluster.yaml"
-    machines = load_cluster(cluster_file) if cluster_file.exists() else MachineMap()
+    machines = load_machines(cluster_file) if cluster_file.exists() else MachineMap()
     runs = []
-    for _, row in index_rows(index):
-        log_path = row.get("event_log")
-        if row.get("status") != "ok" or not log_path or not (folder / log_path).exists():
+    for row in index.rows:
+        if row.status != "ok":
             continue
         try:
-            log = read_eventlog(folder / log_path)
-            runs.append(Run(name, row, measured_run(log, machines, workload), samples_from_log(log, machines, workload)))
+            log_path = row.event_log()
+            if log_path is None or not log_path.exists():
+                continue
+            log = read_eventlog(log_path)
+            runs.append(Run(name, row.fields, measured_run(log, machines, workload),
+                            samples_from_log(log, machines, workload)))
         except UserError as exc:
             if skipped is None:
                 raise
-            skipped.append(f"{name}/{row.get('run_id', log_path)}: {exc}")
+            skipped.append(f"{name}/{row.run_id or row.where}: {exc}")
     return runs
 
 

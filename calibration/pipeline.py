@@ -9,17 +9,18 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from sparkdelay.sim.model.cluster import load_machines
+from sparkdelay.sim.model.job import load_workload
 from sparkdelay.eventlog.discover import find_logs
 from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.calibration.fit import ModelFit, fit_model, model_document
-from sparkdelay.calibration.inputs import load_cluster, load_workload
 from sparkdelay.calibration.samples import LogSamples, samples_from_log
 
 
 def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, workload: str | Path | None = None,
               local_cores: int | None = None) -> tuple[ModelFit, dict, list[LogSamples]]:
     """Fit the cost model to every log named by `log_args`; return (fit, model.json dict, per-log samples)."""
-    machines = load_cluster(cluster)
+    machines = load_machines(cluster)
     if local_cores is not None:
         machines = replace(machines, local_cores=local_cores)
     wl = load_workload(workload)

@@ -21,20 +21,20 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sparkdelay.sim.model.cluster import ClusterSpec, ExecutorSpec, MachineSpec
-from sparkdelay.sim.policy.config import SchedulerConf, SparkVersion
+from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.sparkconf import spark_default
+from sparkdelay.sim.model.cluster import ClusterSpec, ExecutorSpec, MachineMap, MachineSpec
 from sparkdelay.sim.model.costs import CostModel
 from sparkdelay.sim.model.engine import simulate
-from sparkdelay.sim.model.job import JobSpec, PySparkJob
+from sparkdelay.sim.model.job import JobSpec, PySparkJob, PySparkWorkload
 from sparkdelay.sim.model.metrics import jain_index
 from sparkdelay.sim.model.study import STUDY_KEYS
+from sparkdelay.sim.policy.config import SchedulerConf, SparkVersion
 from sparkdelay.sim.policy.pyspark_partitioning import KeySpec
-from sparkdelay.ground.errors import UserError
 
 from sparkdelay.eventlog.reader import read_eventlog
-from sparkdelay.calibration.inputs import MachineMap, Workload
-from sparkdelay.eventlog.records import EventLog
-from sparkdelay.calibration.samples import shuffle_job_stages
+from sparkdelay.eventlog.log import EventLog
+from sparkdelay.eventlog.shuffle_job import measured_job
 
 
 @dataclass
@@ -102,12 +102,12 @@ def _machines(hosts: list[str], slots: dict[str, int], machines: MachineMap) -> 
     return tuple(MachineSpec(name, cores, tuple(members)) for name, (cores, members) in by_name.items())
 
 
-def measured_run(log: EventLog, machines: MachineMap, workload: Workload | None) -> MeasuredRun:
+def measured_run(log: EventLog, machines: MachineMap, workload: PySparkWorkload | None) -> MeasuredRun:
     where = log.path
-    job = next((j for j in log.jobs if j.result == "JobSucceeded" and shuffle_job_stages(log, j)), None)
-    if job is None or job.submission_ms is None or job.completion_ms is None:
+    measured = measured_job(log)
+    if measured is None:
         raise UserError(f"{where}: no successful parallelize -> partitionBy job (a job with a shuffle) in the log")
-    result, maps = shuffle_job_stages(log, job)
+    job, result, maps = measured.job, measured.result, measured.maps
     if len(maps) != 1:
         raise UserError(f"{where}: job {job.job_id} has {len(maps)} map stages; only one shuffle is modelled")
     executors = [e for e in log.executors if e.executor_id != "driver"]
@@ -128,16 +128,17 @@ def measured_run(log: EventLog, machines: MachineMap, workload: Workload | None)
 
     reduce_tasks = [t for t in log.tasks if t.stage_id == result.stage_id and t.stage_attempt == result.attempt
                     and t.succeeded]
+    # Without a workload file: the study's keys with the workload defaults (seed 0, CPython 3.11).
+    assumed = workload or PySparkWorkload(KeySpec.parse(STUDY_KEYS).keys)
     seed_text = log.properties.get("spark.executorEnv.PYTHONHASHSEED")
-    keys = workload.keys if workload else KeySpec.parse(STUDY_KEYS).keys
-    seed = int(seed_text) if seed_text is not None and seed_text.isdigit() else (
-        workload.python_hash_seed if workload else 0)
-    version_py = workload.python_version if workload else "3.11"
+    seed = int(seed_text) if seed_text is not None and seed_text.isdigit() else assumed.python_hash_seed
     records = sum(t.shuffle_records_read for t in reduce_tasks)
     nbytes = sum(t.shuffle_read_bytes for t in reduce_tasks)
-    item_bytes = (workload.item_bytes if workload and workload.item_bytes else
-                  int(nbytes / len(keys)) if keys else 0)
-    pyjob = PySparkJob(tuple(keys), seed, version_py, maps[0].num_tasks, result.num_tasks, max(item_bytes, 1))
+    # A workload file that does not state the item size leaves it to the log's shuffle bytes.
+    item_bytes = assumed.item_bytes or int(nbytes / len(assumed.keys))
+    run_workload = PySparkWorkload(assumed.keys, seed, assumed.python_version, maps[0].num_tasks,
+                                   max(item_bytes, 1), source=assumed.source)
+    pyjob = PySparkJob(run_workload, result.num_tasks)
     _check_items(where, pyjob, reduce_tasks, records, workload is not None)
 
     counts = {h: 0 for h in hosts}
@@ -146,9 +147,9 @@ def measured_run(log: EventLog, machines: MachineMap, workload: Workload | None)
         counts[t.host] = counts.get(t.host, 0) + 1
         locality[t.locality] += 1
     placement = Placement(counts, jain_index(counts.values()), max(counts.values()), dict(locality))
-    wait = log.properties.get("spark.locality.wait", "3s")
+    wait = log.properties.get("spark.locality.wait", spark_default("spark.locality.wait"))
     return MeasuredRun(where, log.app_id or where, cluster, JobSpec(pyspark=pyjob, where=where),
-                       (job.completion_ms - job.submission_ms) / 1000.0, placement, wait)
+                       measured.duration_ms / 1000.0, placement, wait)
 
 
 def _check_items(where: str, job: PySparkJob, reduce_tasks, records: int, explicit: bool) -> None:
@@ -218,7 +219,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def load_runs(paths: list[Path], machines: MachineMap, workload: Workload | None) -> list[MeasuredRun]:
+def load_runs(paths: list[Path], machines: MachineMap, workload: PySparkWorkload | None) -> list[MeasuredRun]:
     return [measured_run(read_eventlog(p), machines, workload) for p in paths]
 
 

@@ -3,6 +3,6 @@
 Modules: `spark_env` (pyspark's spark-class, Java check), `procs` (pid files, ending
 exactly what was started), `cluster` (master + N workers, one loopback host each),
 `mnist`/`model`/`items`/`evaluate` (the study's workload), `job` (the driver program,
-`python -m sparkdelay.real.job`), `eventlog` (reading Spark event logs), `sweep`/`index`/`runner`
-(what `sparkdelay run` expands to, its resumable index.jsonl, one run as a subprocess).
+`python -m sparkdelay.real.job`), `logged_run` (what a run's event log says, for its index
+row), `plan`/`runner` (the runs `sparkdelay run` expands to, one run as a subprocess).
 """

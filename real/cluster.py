@@ -103,8 +103,8 @@ class Cluster:
         tmp.write_text(json.dumps(asdict(state), indent=1))
         os.replace(tmp, self.state_file)
 
-    def records(self) -> dict[str, dict]:
-        """Pid records by daemon name ('master', 'worker-1', ...)."""
+    def records(self) -> dict[str, procs.Tracked]:
+        """Tracked daemons by name ('master', 'worker-1', ...), as their pid files say."""
         out = {}
         pid_dir = self.dir / "pids"
         if pid_dir.is_dir():
@@ -116,7 +116,7 @@ class Cluster:
 
     def is_running(self) -> bool:
         """Any recorded daemon, or anything it forked (executors, Python workers), still alive."""
-        return any(procs.group_members(r) for r in self.records().values())
+        return any(procs.tree(r) for r in self.records().values())
 
     def healthy(self, workers: int | None = None) -> bool:
         """Master and every recorded worker alive (and, if given, exactly `workers` of them)."""
@@ -205,14 +205,14 @@ class Cluster:
             if cpus is not None:
                 os.sched_setaffinity(0, set(cpus))
 
+        cmd = [str(spark_class()), *args]
         with open(log, "ab") as out:
-            proc = subprocess.Popen([str(spark_class()), *args], stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, env=env,
                                     cwd=str(self.dir), start_new_session=True,
                                     preexec_fn=setup if cpus is not None else None)
-        # spark-class execs java, so this pid is the daemon's JVM.
-        procs.write_pidfile(self.pidfile(name), proc.pid, name=name, host=host,
-                            args=args, log=str(log))
+        # spark-class execs java, so this pid is the daemon's JVM (same create time, same arguments last).
+        procs.write_pidfile(self.pidfile(name), procs.track(proc.pid, cmd, name=name, host=host, log=str(log)))
 
     def _wait_for_log(self, name: str, needle: str, timeout_s: float, what: str) -> None:
         log = self.logfile(name)
@@ -237,8 +237,7 @@ class Cluster:
         order = sorted((n for n in recs if n != "master"), reverse=True) + (["master"] if "master" in recs else [])
         for name in order:
             rec = recs[name]
-            if procs.group_members(rec):
-                procs.terminate_group(rec)
+            if procs.end_tree(rec):
                 stopped.append(name)
             procs.reap(rec)
             self.pidfile(name).unlink(missing_ok=True)
@@ -253,13 +252,13 @@ class Cluster:
             return rows
         spec = state.spec if state else None
         for name, rec in recs.items():
-            row = {"name": name, "host": rec.get("host"), "pid": rec["pid"], "alive": procs.is_alive(rec)}
+            row = {"name": name, "host": rec.info.get("host"), "pid": rec.pid, "alive": procs.is_alive(rec)}
             if name == "master" and state:
                 row["url"] = state.master_url
             elif state:
                 w = next((w for w in state.workers if w["name"] == name), {})
                 row.update(port=w.get("port"), cores=spec.cores, memory=spec.memory, cpus=w.get("cpus"))
-            row["log"] = rec.get("log")
+            row["log"] = rec.info.get("log")
             rows.append(row)
         return rows
 

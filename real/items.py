@@ -2,8 +2,8 @@
 
 The study's driver built an RDD of 40 keyed items and spread them with `partitionBy(P)`;
 which partition an item lands in is `portable_hash(key) % P`, so the key strings (and
-`PYTHONHASHSEED`) decide how uneven the partitions are. The default key format is
-`"shard-{:02d}"`. Shards keep uint8 pixels so a pickled item stays small.
+`PYTHONHASHSEED`) decide how uneven the partitions are. The defaults are the study's 40 items
+keyed `"shard-{:02d}"` (`sim.model.study`). Shards keep uint8 pixels so a pickled item stays small.
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from sparkdelay.ground.errors import UserError
-
-DEFAULT_COUNT = 40
-DEFAULT_KEY_FORMAT = "shard-{:02d}"
+from sparkdelay.sim.model.study import STUDY_ITEMS, STUDY_KEY_FORMAT
 
 
-def keys(count: int = DEFAULT_COUNT, key_format: str = DEFAULT_KEY_FORMAT) -> list[str]:
+def keys(count: int = STUDY_ITEMS, key_format: str = STUDY_KEY_FORMAT) -> list[str]:
     if count < 1:
         raise UserError(f"--items: must be at least 1, got {count}")
     try:
@@ -28,8 +26,8 @@ def keys(count: int = DEFAULT_COUNT, key_format: str = DEFAULT_KEY_FORMAT) -> li
     return out
 
 
-def make_items(x: np.ndarray, y: np.ndarray, count: int = DEFAULT_COUNT,
-               key_format: str = DEFAULT_KEY_FORMAT, limit: int | None = None) -> list[tuple]:
+def make_items(x: np.ndarray, y: np.ndarray, count: int = STUDY_ITEMS,
+               key_format: str = STUDY_KEY_FORMAT, limit: int | None = None) -> list[tuple]:
     """`count` items (key, (images, labels)) over the first `limit` test images (all if None)."""
     if limit is not None:
         x, y = x[:limit], y[:limit]

@@ -19,6 +19,12 @@ import sys
 import time
 from pathlib import Path
 
+from sparkdelay.real import items as itemsmod
+from sparkdelay.real import mnist
+from sparkdelay.real import model as mlp
+from sparkdelay.real.evaluate import partition_evaluator
+from sparkdelay.sim.model.study import STUDY_ITEMS, STUDY_KEY_FORMAT
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_EXECUTORS = 3   # not all N executors registered in time
@@ -36,8 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--executor-memory", default="1g", help="spark.executor.memory")
     p.add_argument("--partitions", type=int, required=True, help="P of partitionBy(P)")
     p.add_argument("--wait", default="3s", help="spark.locality.wait")
-    p.add_argument("--items", type=int, default=40)
-    p.add_argument("--key-format", default="shard-{:02d}")
+    p.add_argument("--items", type=int, default=STUDY_ITEMS)
+    p.add_argument("--key-format", default=STUDY_KEY_FORMAT)
     p.add_argument("--test-limit", type=int, default=None, help="use only the first N test images")
     p.add_argument("--map-slices", type=int, default=1, help="numSlices of parallelize")
     p.add_argument("--work-repeat", type=int, default=1, help="evaluate each shard K times")
@@ -114,11 +120,6 @@ def main(argv=None) -> int:
 
 
 def _run(args, result: dict, program_start: float) -> int:
-    from sparkdelay.real import items as itemsmod
-    from sparkdelay.real import mnist
-    from sparkdelay.real import model as mlp
-    from sparkdelay.real.evaluate import partition_evaluator
-
     data = mnist.load(args.mnist_dir)
     weights, wpath, trained = mlp.load_or_train(data.x_train, data.y_train, Path(args.weights_cache))
     net = mlp.build(weights)
@@ -128,6 +129,8 @@ def _run(args, result: dict, program_start: float) -> int:
     items = itemsmod.make_items(data.x_test, data.y_test, args.items, args.key_format, args.test_limit)
     expected = [k for k, _ in items]
 
+    # pyspark (py4j, about 0.3 s) is imported only by the driver process itself: the sweep's own
+    # process imports this module for EXIT_* and WEIGHTS_CACHE (real.runner, commands/run.py).
     from pyspark import SparkConf, SparkContext
 
     Path(args.eventlog_dir).mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,11 @@ builds the Chainer model from them once and keeps it (Spark reuses Python worker
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
+
+from sparkdelay.real import weights
 
 HIDDEN = 100
 EPOCHS = 10
@@ -89,11 +89,7 @@ def train(x: np.ndarray, y: np.ndarray, hidden: int = HIDDEN, epochs: int = EPOC
 
 
 def cache_key(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int) -> str:
-    h = hashlib.sha256()
-    h.update(np.ascontiguousarray(x).tobytes())
-    h.update(np.ascontiguousarray(y).tobytes())
-    h.update(f"{hidden}/{epochs}/{seed}/{BATCH}/{LR}".encode())
-    return h.hexdigest()[:16]
+    return weights.digest(x, y, f"{hidden}/{epochs}/{seed}/{BATCH}/{LR}")
 
 
 def load_or_train(x: np.ndarray, y: np.ndarray, cache_dir: Path, hidden: int = HIDDEN,
@@ -102,13 +98,5 @@ def load_or_train(x: np.ndarray, y: np.ndarray, cache_dir: Path, hidden: int = H
 
     Returns (weights, path, trained_now).
     """
-    path = Path(cache_dir) / f"mlp-{cache_key(x, y, hidden, epochs, seed)}.npz"
-    if path.is_file():
-        with np.load(path) as d:
-            return {k.replace("|", "/"): d[k] for k in d.files}, path, False
-    weights = train(x, y, hidden, epochs, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **{k.replace("/", "|"): v for k, v in weights.items()})
-    os.replace(tmp, path)
-    return weights, path, True
+    return weights.cached(cache_dir, "mlp", cache_key(x, y, hidden, epochs, seed),
+                          lambda: train(x, y, hidden, epochs, seed))

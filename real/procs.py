@@ -1,12 +1,16 @@
-"""Processes the tool started, remembered in pid files so that exactly those can be ended.
+"""Processes the tool started, known by their identity, so that exactly those are ever ended.
 
-Each daemon is started in its own session, so its session id equals its pid and covers
-everything it forks (a worker's executor JVMs and their Python workers; PySpark's daemon
-moves into a process group of its own, so process groups would miss it, sessions do not). A pid file
-records the pid with the process's start time from /proc/<pid>/stat: a pid that the kernel
-has since reused for another program has a different start time and is left alone. This
-is what lets `cluster stop` clean up after a crash of the tool without touching anything
-it did not start (no pkill by name).
+A `Tracked` process is its pid, its create time and the command line it was started with (read
+with psutil; a daemon's is kept in a pid file). Before any signal the live process must match all
+three: a pid the kernel has since given to another program has another create time or command
+line, so a stale pid file can never end an unrelated process (no pkill by name). The command
+line matches when the arguments after the program end the live one, because `spark-class` execs
+java with the daemon's class and arguments last. Ending a tracked process ends its tree: itself,
+its descendants, and whatever runs in its session (each daemon and driver is started in a session
+of its own; PySpark's daemon moves into a process group of its own, which a kill of the process
+group would miss). A tracked process that has died is not matched any more, so children it left
+behind are not touched: they can no longer be told apart from another program's (Spark's
+executors and Python workers exit by themselves once their worker or driver is gone).
 """
 
 from __future__ import annotations
@@ -15,105 +19,153 @@ import json
 import os
 import signal
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 
-def start_ticks(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), None if gone."""
+# A create time is boot time + start ticks; psutil's boot time can move by a fraction of a second
+# when the clock is adjusted, so a pid file written earlier is matched within this slack.
+CREATE_TIME_SLACK_S = 1.0
+
+
+@dataclass(frozen=True)
+class Tracked:
+    pid: int
+    create_time: float | None                  # None: the process was gone when it was tracked
+    cmdline: tuple[str, ...]                   # as started: program, then arguments
+    info: dict = field(default_factory=dict)   # what a pid file says besides (name, host, log)
+
+
+def track(pid: int, cmdline: list[str], **info) -> Tracked:
+    """Identify a process this tool has just started with `cmdline`."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    fields = raw[raw.rfind(")") + 2:].split()
-    return int(fields[19])
+        created = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        created = None
+    return Tracked(pid, created, tuple(cmdline), info)
 
 
-def _sid_and_state(pid: int) -> tuple[int, str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rfind(")") + 2:].split()
-    return int(fields[3]), fields[0]
-
-
-def write_pidfile(path: Path, pid: int, **info) -> dict:
-    record = {"pid": pid, "start_ticks": start_ticks(pid), **info}
+def write_pidfile(path: Path, tracked: Tracked) -> None:
+    record = {"pid": tracked.pid, "create_time": tracked.create_time, "cmdline": list(tracked.cmdline),
+              **tracked.info}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1))
     os.replace(tmp, path)
-    return record
 
 
-def read_pidfile(path: Path) -> dict | None:
+def read_pidfile(path: Path) -> Tracked | None:
+    """The process a pid file records; None if it cannot be read. A file of an older format
+    (no create time or command line) gives a record that matches no process."""
     try:
-        return json.loads(path.read_text())
+        raw = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("pid"), int):
+        return None
+    info = {k: v for k, v in raw.items() if k not in ("pid", "create_time", "cmdline", "start_ticks")}
+    created = raw.get("create_time")
+    cmdline = raw.get("cmdline")
+    return Tracked(raw["pid"], created if isinstance(created, (int, float)) else None,
+                   tuple(cmdline) if isinstance(cmdline, list) else (), info)
 
 
-def is_alive(record: dict) -> bool:
-    """True if the recorded process still runs (same pid and same start time, not a zombie)."""
-    pid = record.get("pid")
-    if not isinstance(pid, int):
+def _identified(tracked: Tracked) -> psutil.Process | None:
+    """The live, non-zombie process with the tracked identity, or None."""
+    if tracked.create_time is None or not tracked.cmdline:
+        return None
+    try:
+        proc = psutil.Process(tracked.pid)
+        if abs(proc.create_time() - tracked.create_time) > CREATE_TIME_SLACK_S:
+            return None
+        live = proc.cmdline()
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+    except psutil.Error:   # gone, a zombie, or not ours to inspect
+        return None
+    args = list(tracked.cmdline[1:])
+    if args and live[-len(args):] != args:
+        return None
+    return proc
+
+
+def is_alive(tracked: Tracked) -> bool:
+    """True if the tracked process still runs (same pid, create time and command line)."""
+    return _identified(tracked) is not None
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
-    ticks = start_ticks(pid)
-    if ticks is None or ticks != record.get("start_ticks"):
-        return False
-    st = _sid_and_state(pid)
-    return st is not None and st[1] != "Z"
 
 
-def group_members(record: dict) -> list[int]:
-    """Live pids in the recorded session that started no earlier than its leader."""
-    sid, since = record["pid"], record.get("start_ticks") or 0
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        st = _sid_and_state(pid)
-        if st is None or st[0] != sid or st[1] == "Z":
-            continue
-        ticks = start_ticks(pid)
-        if ticks is not None and ticks >= since:
-            members.append(pid)
-    return members
-
-
-def terminate_group(record: dict, grace_s: float = 10.0) -> list[int]:
-    """SIGTERM the recorded session (Spark's shutdown hooks stop executors), SIGKILL leftovers.
-
-    Returns the pids that were signalled. Only members of the recorded session that started
-    after its leader are signalled, so a reused pid or session id is never hit.
-    """
-    members = group_members(record)
-    for pid in members:
+def _tree(known: list[psutil.Process], sid: int, since: float) -> list[psutil.Process]:
+    """The running processes among `known`, their descendants, and members of session `sid`
+    started no earlier than `since` (the session of an identified leader: its id cannot be
+    given to another session while any of its members lives)."""
+    found: dict[int, psutil.Process] = {}
+    for proc in known:
+        if _running(proc):
+            found.setdefault(proc.pid, proc)
+            try:
+                for child in proc.children(recursive=True):
+                    found.setdefault(child.pid, child)
+            except psutil.Error:
+                pass
+    for proc in psutil.process_iter():
         try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not group_members(record):
-            return members
-        time.sleep(0.2)
-    for pid in group_members(record):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + 5.0
-    while group_members(record) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return members
+            if proc.pid not in found and os.getsid(proc.pid) == sid and proc.create_time() >= since:
+                found[proc.pid] = proc
+        except (OSError, psutil.Error):
+            continue
+    return [p for p in found.values() if _running(p)]
 
 
-def reap(record: dict) -> None:
+def tree(tracked: Tracked) -> list[psutil.Process]:
+    """The tracked process (identity checked) and everything it started that still runs; [] if it
+    is not running."""
+    leader = _identified(tracked)
+    if leader is None:
+        return []
+    return _tree([leader], tracked.pid, leader.create_time())
+
+
+def end_tree(tracked: Tracked, grace_s: float = 10.0) -> list[int]:
+    """SIGTERM the tracked process's tree (Spark's shutdown hooks stop executors), SIGKILL what is
+    left after `grace_s`. Returns the pids signalled; nothing is signalled unless the tracked
+    process itself is identified. Zombies count as ended: their parent reaps them."""
+    leader = _identified(tracked)
+    if leader is None:
+        return []
+    since = leader.create_time()
+    members = _tree([leader], tracked.pid, since)
+    signalled: list[int] = []
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        for proc in members:
+            try:
+                proc.send_signal(sig)   # psutil refuses a pid that now names another process
+            except psutil.Error:
+                continue
+            if proc.pid not in signalled:
+                signalled.append(proc.pid)
+        deadline = time.monotonic() + wait_s
+        while True:
+            # Rescanned: a process forked while the tree shuts down is ended too.
+            members = _tree(members, tracked.pid, since)
+            if not members:
+                return signalled
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+    return signalled
+
+
+def reap(tracked: Tracked) -> None:
     """Collect the exit status of a daemon that this very process started (no zombie left)."""
     try:
-        os.waitpid(record["pid"], os.WNOHANG)
+        os.waitpid(tracked.pid, os.WNOHANG)
     except (ChildProcessError, OSError):
         pass  # started by another sparkdelay process: init reaps it

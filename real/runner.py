@@ -2,30 +2,30 @@
 
 The driver is `python -m sparkdelay.real.job` with this interpreter, `PYSPARK_PYTHON` set to it and
 `PYTHONHASHSEED` fixed, in its own session so a timeout can end it and everything it
-forked. Whatever happens (crash, timeout, lost executor, missing items), the run yields a
-row with a status: the JSON the driver wrote, the job duration from the event log
-(first SparkListenerJobStart to last SparkListenerJobEnd), the driver-side wall time and
-where the tasks of the reduce stage ran.
+forked (`procs.end_tree`). Whatever happens (crash, timeout, lost executor, missing items), the
+run yields a row with a status: the JSON the driver wrote, the measured job duration and the
+reduce tasks per host from the event log (`logged_run`), the driver-side wall time.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sparkdelay.real import eventlog
+from sparkdelay.real import procs
 from sparkdelay.real.job import EXIT_EXECUTORS, EXIT_INCOMPLETE
-from sparkdelay.real.sweep import RunSpec
+from sparkdelay.real.logged_run import find_log, read_logged_run
+from sparkdelay.real.plan import RunPoint
 
 
-def driver_command(spec: RunSpec, master: str, out: Path, result: Path, codec: str,
+def driver_command(spec: RunPoint, master: str, out: Path, result: Path, codec: str,
                    register_wait: str = "120s") -> list[str]:
     s = spec.shape
     cmd = [sys.executable, "-m", "sparkdelay.real.job", "--master", master, "--nodes", str(spec.nodes),
@@ -41,53 +41,102 @@ def driver_command(spec: RunSpec, master: str, out: Path, result: Path, codec: s
     return cmd
 
 
-def run_one(spec: RunSpec, master: str, out: Path, codec: str = "zstd", timeout_s: float = 600.0,
+def run_one(spec: RunPoint, master: str, out: Path, codec: str = "zstd", timeout_s: float = 600.0,
             keep_logs: bool = False) -> dict:
-    out = Path(out).resolve()
-    for sub in ("eventlogs", "logs", "tmp"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    result_path = out / "tmp" / f"{spec.run_id}.json"
-    result_path.unlink(missing_ok=True)
-    log_path = out / "logs" / f"{spec.run_id}.log"
+    """Run one configuration; its index row, whatever happened."""
+    paths = _RunPaths.prepare(Path(out).resolve(), spec.run_id)
+    started, load = time.time(), os.getloadavg()
+    ended = _drive(driver_command(spec, master, paths.out, paths.result, codec), _driver_env(spec),
+                  paths.driver_log, timeout_s)
+    wall = time.time() - started
+    res = _take_result(paths.result)
+    status, error = _status(ended, res, paths.driver_log)
+    row = _row(spec, master, res, status, error, ended.code, started, wall, load[0])
+    if res.get("app_id"):
+        _add_event_log(row, paths.out, res["app_id"])
+    # Per item: [partition, correct, n, seconds] -- enough to see F13's uneven partitions.
+    row["item_results"] = {r["key"]: [r["partition"], r["correct"], r["n"], round(r["seconds"], 3)]
+                           for r in sorted(res.get("rows") or [], key=lambda r: r["key"])}
+    if row["status"] == "ok" and not keep_logs:
+        paths.driver_log.unlink(missing_ok=True)
+    else:
+        row["driver_log"] = str(paths.driver_log.relative_to(paths.out))
+    return row
+
+
+@dataclass(frozen=True)
+class _RunPaths:
+    out: Path          # the sweep's folder: index.jsonl, eventlogs/, logs/, tmp/
+    result: Path       # the JSON the driver writes at its end
+    driver_log: Path   # the driver's stdout and stderr
+
+    @classmethod
+    def prepare(cls, out: Path, run_id: str) -> _RunPaths:
+        for sub in ("eventlogs", "logs", "tmp"):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+        paths = cls(out, out / "tmp" / f"{run_id}.json", out / "logs" / f"{run_id}.log")
+        paths.result.unlink(missing_ok=True)  # a result left by an earlier attempt is not this run's
+        return paths
+
+
+@dataclass(frozen=True)
+class _DriverExit:
+    code: int | None
+    timed_out: bool
+    timeout_s: float
+
+
+def _driver_env(spec: RunPoint) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
                 "PYTHONHASHSEED": spec.shape.python_hash_seed, "SPARK_LOCAL_IP": "127.0.0.1"})
     env.pop("SPARK_CONF_DIR", None)
-    started = time.time()
-    load = os.getloadavg()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(driver_command(spec, master, out, result_path, codec), stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        try:
-            code = proc.wait(timeout=timeout_s)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-            code = proc.returncode
-        except BaseException:
-            _kill_group(proc)  # Ctrl-C: take the driver (and its JVM) down with us
-            raise
-    wall = time.time() - started
+    return env
 
+
+def _drive(cmd: list[str], env: dict[str, str], log_path: Path, timeout_s: float) -> _DriverExit:
+    """Start the driver in a session of its own and wait for it; end its tree on timeout."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)
+    driver = procs.track(proc.pid, cmd)
     try:
-        res = json.loads(result_path.read_text())
+        return _DriverExit(proc.wait(timeout=timeout_s), False, timeout_s)
+    except subprocess.TimeoutExpired:
+        procs.end_tree(driver, grace_s=15)
+        return _DriverExit(proc.wait(), True, timeout_s)
+    except BaseException:
+        procs.end_tree(driver, grace_s=15)  # Ctrl-C: take the driver (and its JVM) down with us
+        raise
+
+
+def _take_result(path: Path) -> dict:
+    """The driver's result JSON ({} if it wrote none), removed once read."""
+    try:
+        res = json.loads(path.read_text())
     except (OSError, ValueError):
         res = {}
-    result_path.unlink(missing_ok=True)
-    if timed_out:
-        status, error = "timeout", f"driver still running after {timeout_s:g}s; killed"
-    elif code == 0 and res.get("status") == "ok":
-        status, error = "ok", None
-    else:
-        status = res.get("status") or ("executors-missing" if code == EXIT_EXECUTORS else
-                                       "incomplete" if code == EXIT_INCOMPLETE else "error")
-        if status == "ok":
-            status = "error"
-        error = res.get("error") or _tail(log_path)
+    path.unlink(missing_ok=True)
+    return res
 
+
+def _status(ended: _DriverExit, res: dict, log_path: Path) -> tuple[str, str | None]:
+    if ended.timed_out:
+        return "timeout", f"driver still running after {ended.timeout_s:g}s; killed"
+    if ended.code == 0 and res.get("status") == "ok":
+        return "ok", None
+    status = res.get("status") or ("executors-missing" if ended.code == EXIT_EXECUTORS else
+                                   "incomplete" if ended.code == EXIT_INCOMPLETE else "error")
+    if status == "ok":
+        status = "error"  # the driver said ok but exited with an error
+    return status, res.get("error") or _tail(log_path)
+
+
+def _row(spec: RunPoint, master: str, res: dict, status: str, error: str | None, code: int | None,
+         started: float, wall: float, load_1m: float) -> dict:
+    """The row's fields known without the event log, in their on-disk order."""
     s = spec.shape
-    row = {
+    return {
         "run_id": spec.run_id, "config_id": s.digest(), "status": status,
         "nodes": spec.nodes, "partitions": spec.partitions, "wait": spec.wait, "wait_ms": spec.wait_ms,
         "rep": spec.rep, "items": s.items, "key_format": s.key_format, "map_slices": s.map_slices,
@@ -99,43 +148,27 @@ def run_one(spec: RunSpec, master: str, out: Path, codec: str = "zstd", timeout_
         "wall_s": round(wall, 3), "accuracy": res.get("accuracy"), "item_accuracy": res.get("item_accuracy"),
         "items_returned": res.get("items_returned"), "executors": res.get("executors"),
         "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
-        "hostname": socket.gethostname(), "loadavg_1m": round(load[0], 2),
+        "hostname": socket.gethostname(), "loadavg_1m": round(load_1m, 2),
         "exit_code": code, "error": error,
     }
-    if res.get("app_id"):
-        path = eventlog.find_log(out / "eventlogs", res["app_id"])
-        if path is not None:
-            row["event_log"] = str(path.relative_to(out))
-            try:
-                summary = eventlog.summarize(path)
-                row["job_duration_ms"] = summary["job_duration_ms"]
-                row["reduce_tasks_per_host"] = summary["reduce_tasks_per_host"]
-                row["executors_removed"] = summary["executors_removed"]
-                if status == "ok" and summary["executors_removed"]:
-                    row["status"] = "ok-executor-lost"
-            except Exception as exc:  # a broken log is recorded, not fatal to the sweep
-                row["error"] = (row["error"] or "") + f" event log unreadable: {exc}"
-    # Per item: [partition, correct, n, seconds] -- enough to see F13's uneven partitions.
-    row["item_results"] = {r["key"]: [r["partition"], r["correct"], r["n"], round(r["seconds"], 3)]
-                           for r in sorted(res.get("rows") or [], key=lambda r: r["key"])}
-    if row["status"] == "ok" and not keep_logs:
-        log_path.unlink(missing_ok=True)
-    else:
-        row["driver_log"] = str(log_path.relative_to(out))
-    return row
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=15)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+def _add_event_log(row: dict, out: Path, app_id: str) -> None:
+    """Fill the row's event-log fields from the run's finished log, if Spark wrote one."""
+    path = find_log(out / "eventlogs", app_id)
+    if path is None:
+        return
+    row["event_log"] = str(path.relative_to(out))
+    try:
+        logged = read_logged_run(path)
+    except Exception as exc:  # a broken log is recorded, not fatal to the sweep
+        row["error"] = (row["error"] or "") + f" event log unreadable: {exc}"
+        return
+    row["job_duration_ms"] = logged.job_duration_ms
+    row["reduce_tasks_per_host"] = logged.reduce_tasks_per_host
+    row["executors_removed"] = logged.executors_removed
+    if row["status"] == "ok" and logged.executors_removed:
+        row["status"] = "ok-executor-lost"
 
 
 def _tail(path: Path, lines: int = 5) -> str:

@@ -1,7 +1,8 @@
 """Smoke test of the benchmark (`python -m sparkdelay.app.bench --quick`); run with `pytest -m bench`.
 
 It checks that every benchmark runs and writes the keys `make bench` documents, never how fast
-anything was: wall-clock limits depend on the machine and its load.
+anything was: wall-clock limits depend on the machine and its load. It runs outside the
+repository, as a user would: the bundled runs come from the installed package.
 """
 
 from __future__ import annotations
@@ -12,15 +13,13 @@ import sys
 
 import pytest
 
-from conftest import REPO
-
 
 @pytest.mark.bench
 def test_quick_bench_writes_every_figure(tmp_path):
     out = tmp_path / "bench.json"
     prof = tmp_path / "profile.txt"
     proc = subprocess.run([sys.executable, "-m", "sparkdelay.app.bench", "--quick", "--out", str(out),
-                           "--profile-out", str(prof)], cwd=REPO, capture_output=True, text=True, timeout=600)
+                           "--profile-out", str(prof)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
     for key in ("machine", "simpy_raw_events_per_second", "large_stage", "scaling", "study_grid_seconds",
@@ -35,9 +34,8 @@ def test_quick_bench_writes_every_figure(tmp_path):
         assert spread["min"] <= spread["median"] <= spread["max"]
     sizes = [k for k in data["scaling"] if not k.startswith("ratio_")]
     assert len(sizes) == 3 and all("seconds" in data["scaling"][k] for k in sizes)
-    assert data["real_vs_model"].get("available") in (True, False)
-    if not data["real_vs_model"]["available"]:
-        assert data["real_vs_model"]["note"]
+    # The bundled real runs reach the benchmark although it runs outside the repository.
+    assert data["real_vs_model"]["available"] is True and data["real_vs_model"]["real_runs"] > 0
     assert "cumulative" in prof.read_text()
     assert "large stage" in proc.stdout
 
@@ -46,7 +44,7 @@ def test_quick_bench_writes_every_figure(tmp_path):
 def test_only_runs_the_named_benchmark(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, "-m", "sparkdelay.app.bench", "--quick", "--only", "simpy_raw",
-                           "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+                           "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
     assert "simpy_raw_events_per_second" in data and "large_stage" not in data

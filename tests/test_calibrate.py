@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +17,11 @@ import numpy as np
 import pytest
 
 from sparkdelay.calibration.contention import cpu_demands, fresh_worker_tasks
+from sparkdelay.calibration.fit import fit_linear
 from sparkdelay.eventlog.discover import find_logs
 from sparkdelay.calibration.pipeline import calibrate
-from sparkdelay.eventlog.records import Task
+from sparkdelay.eventlog.log import Task
+from sparkdelay.sim.model.costs import CostModel
 from sparkdelay.sim.policy.pyspark_partitioning import parallelize_slice_sizes, partition_sizes
 from sparkdelay.app.cli import main
 from sparkdelay.ground.errors import UserError
@@ -243,8 +246,6 @@ def test_cli_writes_model_and_summary(synthetic, capsys):
     assert rc == 0
     doc = json.loads(out.read_text())
     assert doc["format"] == "sparkdelay-model/1" and doc["source"]["cluster"].endswith("cluster.yaml")
-    from sparkdelay.sim.model.costs import CostModel
-
     model = CostModel.load(out)
     assert model.cpu_per_item_s == pytest.approx(TRUTH["cpu_per_item_s"], rel=0.03)
     printed = capsys.readouterr().out
@@ -274,6 +275,9 @@ def test_index_jsonl_and_folder_discovery(synthetic):
         ("machines: []\nnodes: 3\n", "nodes: unknown key"),
         ("machines: [{name: a, cores: 0, hosts: [h]}]\n", r"machines\[0\].cores: must be at least 1"),
         ("machines: [{name: a, cores: 1, hosts: [h]}, {name: b, cores: 1, hosts: [h]}]\n", "already on machine"),
+        # The simulator's rules for machines: a machine holds at least one host, names are unique.
+        ("machines: [{name: a, cores: 1, hosts: []}]\n", r"machines\[0\].hosts: a machine needs at least one host"),
+        ("machines: [{name: a, cores: 1, hosts: [h]}, {name: a, cores: 1, hosts: [g]}]\n", "duplicate machine"),
     ],
 )
 def test_bad_cluster_file_exits_2(synthetic, capsys, cluster, message):
@@ -281,8 +285,6 @@ def test_bad_cluster_file_exits_2(synthetic, capsys, cluster, message):
     rc = main(["calibrate", str(synthetic / "logs"), "--cluster", str(synthetic / "bad.yaml"), "-o", str(synthetic / "m.json")])
     err = capsys.readouterr().err
     assert rc == 2 and "bad.yaml" in err and len(err.strip().splitlines()) == 1
-    import re
-
     assert re.search(message, err)
 
 
@@ -313,8 +315,6 @@ def test_without_workload_uses_records_and_notes_it(synthetic):
 
 
 def test_collinear_bytes_are_not_fitted(tmp_path):
-    from sparkdelay.calibration.fit import fit_linear
-
     rng = np.random.default_rng(0)
     items = rng.integers(1, 10, 30).astype(float)
     X = np.column_stack([np.ones(30), items, items * 1000.0])
@@ -327,8 +327,6 @@ def test_collinear_bytes_are_not_fitted(tmp_path):
 
 
 def test_unexercised_columns_are_left_out():
-    from sparkdelay.calibration.fit import fit_linear
-
     items = np.arange(1.0, 11.0)
     X = np.column_stack([np.ones(10), np.zeros(10), items])  # no map tasks at all
     fit = fit_linear(X, 0.1 + 0.3 * items, ("task_overhead_s", "map_task_overhead_s", "cpu_per_item_s"),

@@ -11,7 +11,8 @@ import pytest
 
 from sparkdelay.eventlog.codecs import decompress_bytes
 from sparkdelay.eventlog.reader import iter_events, read_eventlog
-from sparkdelay.eventlog.records import write_csv
+from sparkdelay.eventlog.log import write_csv
+from sparkdelay.eventlog.shuffle_job import measured_job, succeeded_tasks
 from sparkdelay.ground.errors import UserError
 
 DATA = Path(__file__).parent / "data" / "eventlogs"
@@ -73,6 +74,36 @@ def test_records_export_to_json_and_csv(tmp_path):
     assert write_csv(log.stages, tmp_path / "stages.csv") == 2
     header = (tmp_path / "tasks.csv").read_text().splitlines()[0].split(",")
     assert {"launch_ms", "finish_ms", "executor_run_time_ms", "shuffle_read_bytes"} <= set(header)
+
+
+def test_measured_job_is_the_shuffle_job_from_its_start_to_its_end(tmp_path):
+    """One definition of measured job duration: the successful shuffle job's JobStart "Submission
+    Time" -> its JobEnd "Completion Time"; another job in the same log does not stretch it."""
+    log = read_eventlog(PLAIN)
+    measured = measured_job(log)
+    (job,) = log.jobs
+    assert measured.job is job and measured.duration_ms == job.completion_ms - job.submission_ms
+    assert (measured.result.stage_id, [s.stage_id for s in measured.maps]) == (1, [0])
+    assert sorted(t.index for t in succeeded_tasks(log, measured.result)) == [0, 1, 2]
+    # a later job without a shuffle (say a count()) neither counts as measured nor stretches it
+    later = job.completion_ms + 5000
+    count_job = [
+        {"Event": "SparkListenerJobStart", "Job ID": 1, "Submission Time": later, "Stage IDs": [2],
+         "Stage Infos": []},
+        {"Event": "SparkListenerStageSubmitted", "Stage Info": {"Stage ID": 2, "Stage Attempt ID": 0,
+         "Stage Name": "count", "Number of Tasks": 1, "Submission Time": later, "Parent IDs": []}},
+        {"Event": "SparkListenerJobEnd", "Job ID": 1, "Completion Time": later + 700,
+         "Job Result": {"Result": "JobSucceeded"}},
+    ]
+    two_jobs = tmp_path / "app"
+    two_jobs.write_bytes(PLAIN.read_bytes() + b"".join(json.dumps(e).encode() + b"\n" for e in count_job))
+    log2 = read_eventlog(two_jobs)
+    assert len(log2.jobs) == 2 and measured_job(log2).job.job_id == 0
+    assert measured_job(log2).duration_ms == measured.duration_ms
+    # a log whose shuffle job failed has no measured job
+    failed = tmp_path / "failed"
+    failed.write_bytes(PLAIN.read_bytes().replace(b'"Result":"JobSucceeded"', b'"Result":"JobFailed"'))
+    assert read_eventlog(failed).jobs[0].result == "JobFailed" and measured_job(read_eventlog(failed)) is None
 
 
 def _cut_last_line(src: Path, dst: Path) -> None:

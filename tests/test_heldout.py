@@ -1,11 +1,14 @@
 """Held-out tests fit on some real runs and predict the others, next to a naive baseline."""
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from sparkdelay.calibration.heldout import baseline, evaluate, load_sweep, run_to_run_spread
-from sparkdelay.calibration.inputs import load_workload
+from sparkdelay.ground.errors import UserError
+from sparkdelay.sim.model.job import load_workload
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO / "data" / "runs" / "shared"
@@ -53,3 +56,20 @@ def test_spread_needs_repetitions(runs):
     assert spread["configs_with_reps"] == 0
     doubled = run_to_run_spread([runs[0], runs[0]])
     assert doubled["configs_with_reps"] == 1 and doubled["median_abs_dev_from_config_mean"] == 0.0
+
+
+def test_a_sweep_cut_off_mid_row_is_read_as_far_as_it_goes(tmp_path):
+    """A sweep that died writing its last row: with a `skipped` list (the report) the torn row is
+    listed there and the whole rows are read; without one (`sparkdelay heldout`) it is an error."""
+    first = json.loads((SHARED / "index.jsonl").read_text().splitlines()[0])
+    folder = tmp_path / "shared"
+    (folder / "eventlogs").mkdir(parents=True)
+    shutil.copy2(SHARED / first["event_log"], folder / first["event_log"])
+    shutil.copy2(SHARED / "cluster.yaml", folder / "cluster.yaml")
+    (folder / "index.jsonl").write_text(json.dumps(first) + "\n" + '{"run_id": "next", "sta')
+    workload = load_workload(REPO / "data" / "study-workload.yaml")
+    skipped: list[str] = []
+    (run,) = load_sweep("shared", folder, workload, skipped)
+    assert run.row == first and len(skipped) == 1 and "index.jsonl:2: last line is cut off" in skipped[0]
+    with pytest.raises(UserError, match=r"index\.jsonl:2: not a JSON object"):
+        load_sweep("shared", folder, workload)

@@ -66,7 +66,7 @@ def run_program(program, conf: SchedulerConf, seed: int, check_timer: bool):
         return [WorkerOffer(e, EXECUTORS[e], backend.free[e]) for e in executors]
 
     def do_round(offers, all_free):
-        for tsm in sched._tasksets.values():
+        for tsm in sched.tasksets():
             baseline.setdefault(tsm.taskset_id, (tsm.last_reset_ms, tsm.levels[tsm.current_index]))
         launches = sched.resource_offers(offers, all_free, now)
         offered = {o.executor_id: o.cores for o in offers}
@@ -88,7 +88,7 @@ def run_program(program, conf: SchedulerConf, seed: int, check_timer: bool):
         for executor_id, cpus in used.items():
             assert cpus <= offered[executor_id], (executor_id, cpus, offered[executor_id])
         # In the 3.1+ mode the round itself may have reset the timer.
-        for tsm in sched._tasksets.values():
+        for tsm in sched.tasksets():
             if tsm.last_reset_ms == now:
                 baseline[tsm.taskset_id] = (now, tsm.levels[tsm.current_index])
         if all_free and conf.wait_process_ms == conf.wait_node_ms == conf.wait_rack_ms == 0:
@@ -163,7 +163,7 @@ def check_wait_elapsed(tsm, launch, now, baseline) -> None:
 
 def check_no_idle_core(sched, offers, used) -> None:
     free_left = [o for o in offers if o.cores - used.get(o.executor_id, 0) >= 1]
-    pending = [(t.taskset_id, i) for t in sched._tasksets.values() if not t.is_zombie
+    pending = [(t.taskset_id, i) for t in sched.tasksets() if not t.is_zombie
                for i in range(t.num_tasks) if not t.successful[i] and not t.copies_running[i]]
     assert not (free_left and pending), f"idle cores {free_left} while {pending[:5]} pend"
 

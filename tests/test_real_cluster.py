@@ -14,6 +14,7 @@ import json
 import shutil
 import socket
 
+import psutil
 import pytest
 
 from sparkdelay.eventlog.codecs import decompress_bytes
@@ -60,12 +61,21 @@ def cluster(tmp_path):
     try:
         yield c, f"spark://127.0.0.1:{master_port}"
     finally:
+        started = [p for rec in records.values() for p in procs.tree(rec)]
         assert cli_main(["cluster", "stop", "--state-dir", str(state)]) == 0
         # nothing the cluster started is left: daemons, executors, Python workers
         for rec in records.values():
             assert not procs.is_alive(rec), rec
-            assert procs.group_members(rec) == [], rec
+            assert procs.tree(rec) == [], rec
+        assert [p.pid for p in started if _still_running(p)] == []
         assert not c.is_running()
+
+
+def _still_running(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _used(port: int) -> bool:
@@ -85,7 +95,7 @@ def test_job_on_two_workers(cluster, tmp_path, capsys):
     # P = 1 with a zstd event log, P = 4 with Spark's lz4 framing: both readers meet real logs
     assert cli_main(job + ["--partitions", "1", "--eventlog-codec", "zstd"]) == 0, capsys.readouterr()
     assert cli_main(job + ["--partitions", "4", "--eventlog-codec", "lz4"]) == 0, capsys.readouterr()
-    rows = index.read_rows(out / "index.jsonl")
+    rows = [r.fields for r in index.read_index(out / "index.jsonl").rows]
     assert [(r["partitions"], r["status"]) for r in rows] == [(1, "ok"), (4, "ok")]
 
     for row in rows:
@@ -117,7 +127,7 @@ def test_job_on_two_workers(cluster, tmp_path, capsys):
     capsys.readouterr()
     assert cli_main(job + ["--partitions", "1,4"]) == 0
     assert "0 to do" in capsys.readouterr().out
-    assert len(index.read_rows(out / "index.jsonl")) == 2
+    assert len(index.read_index(out / "index.jsonl").rows) == 2
 
 
 def test_register_timeout_is_one_line_error(tmp_path, capsys):

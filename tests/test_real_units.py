@@ -16,13 +16,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from sparkdelay.eventlog import run_index as index
-from sparkdelay.real import eventlog, items, mnist, procs
+from sparkdelay.eventlog.reader import read_eventlog
+from sparkdelay.eventlog.shuffle_job import measured_job
+from sparkdelay.real import items, mnist, procs
+from sparkdelay.real.logged_run import find_log, read_logged_run
 from sparkdelay.real.cluster import Cluster, ClusterSpec, port_in_use, worker_host
 from sparkdelay.real.spark_env import java_major
-from sparkdelay.real.sweep import JobShape, parse_int_list, parse_wait_list, plan
+from sparkdelay.ground.lists import parse_int_list, parse_wait_list
+from sparkdelay.real.plan import JobShape, plan
 from sparkdelay.app.cli import main as cli_main
 from sparkdelay.ground.errors import UserError
 
@@ -73,17 +78,61 @@ def test_plan_order_and_ids():
 # -- index.jsonl and resume ----------------------------------------------------------------
 def test_index_append_and_resume(tmp_path):
     path = tmp_path / "runs" / "index.jsonl"
-    assert index.done_ids(path) == set()
     index.append_row(path, {"run_id": "a", "status": "ok"})
     index.append_row(path, {"run_id": "b", "status": "timeout"})
-    assert index.done_ids(path) == {"a", "b"}
-    assert index.done_ids(path, retry_failed=True) == {"a"}
-    # a crash mid-write leaves half a line: it is ignored, and the next row starts cleanly
+    assert index.read_index(path).done_ids() == {"a", "b"}
+    assert index.read_index(path).done_ids(retry_failed=True) == {"a"}
+    # a crash mid-write leaves half a line: lenient reading drops it and says so ...
     with open(path, "a") as f:
         f.write('{"run_id": "c", "sta')
-    assert index.done_ids(path) == {"a", "b"}
+    torn = index.read_index(path, lenient=True)
+    assert torn.done_ids() == {"a", "b"} and torn.torn == 3 and "index.jsonl:3: last line is cut off" in torn.torn_note
+    # ... strict reading refuses it, naming the line
+    with pytest.raises(UserError, match=r"index\.jsonl:3: not a JSON object .*cut off"):
+        index.read_index(path)
+    # the next append drops the torn tail, so no torn row is ever left in the middle
     index.append_row(path, {"run_id": "d", "status": "ok"})
-    assert [r["run_id"] for r in index.read_rows(path)] == ["a", "b", "d"]
+    whole = index.read_index(path)
+    assert [r.run_id for r in whole.rows] == ["a", "b", "d"] and whole.torn is None
+    assert [r.lineno for r in whole.rows] == [1, 2, 3]
+
+
+def test_index_lenient_reading_tolerates_only_a_torn_last_line(tmp_path):
+    path = tmp_path / "index.jsonl"
+    # a bad line in the middle is not a crash mid-write: an error in both modes
+    path.write_text('{"run_id": "a"}\n{"run_id": \n{"run_id": "b"}\n')
+    for lenient in (False, True):
+        with pytest.raises(UserError, match=r"index\.jsonl:2: not a JSON object"):
+            index.read_index(path, lenient=lenient)
+    # so is a whole last line that is not JSON (it ends in a newline: nothing was cut off)
+    path.write_text('{"run_id": "a"}\nnot json\n')
+    with pytest.raises(UserError, match=r"index\.jsonl:2"):
+        index.read_index(path, lenient=True)
+    # every row must be an object
+    path.write_text('{"run_id": "a"}\n[1, 2]\n')
+    with pytest.raises(UserError, match=r"index\.jsonl:2: expected a JSON object"):
+        index.read_index(path)
+    # a hand-written last row that lacks only its newline is a whole row, and stays one
+    path.write_text('{"run_id": "a"}\n\n{"run_id": "b"}')
+    assert [r.run_id for r in index.read_index(path).rows] == ["a", "b"]
+    index.append_row(path, {"run_id": "c"})
+    assert [r.run_id for r in index.read_index(path).rows] == ["a", "b", "c"]
+
+
+def test_index_rows_keep_the_on_disk_fields(tmp_path):
+    path = tmp_path / "runs" / "index.jsonl"
+    index.append_row(path, {"run_id": "a", "status": "ok", "event_log": "eventlogs/app-1.zstd", "nodes": 2})
+    index.append_row(path, {"run_id": "b", "status": "error", "event_log": None})
+    index.append_row(path, {"run_id": "c", "status": "ok", "event_log": 7})
+    a, b, c = index.read_index(path).rows
+    assert a.fields == {"run_id": "a", "status": "ok", "event_log": "eventlogs/app-1.zstd", "nodes": 2}
+    assert a.event_log() == tmp_path / "runs" / "eventlogs" / "app-1.zstd" and b.event_log() is None
+    with pytest.raises(UserError, match=r"index\.jsonl:3: event_log: expected a path, got 7"):
+        c.event_log()
+    # the bundled sweeps read strictly: every line of them is a whole row
+    for bundled in (Path(__file__).resolve().parent.parent / "data" / "runs").glob("*/index.jsonl"):
+        rows = index.read_index(bundled).rows
+        assert rows and all(r.run_id and r.status for r in rows)
 
 
 def test_cli_bad_input_is_one_line_exit_2(capsys, tmp_path):
@@ -106,6 +155,13 @@ def test_resume_skips_finished_runs(tmp_path, capsys):
     assert cli_main(["run", "--nodes", "1", "--partitions", "1,2", "--out", str(tmp_path),
                      "--state-dir", str(tmp_path / "state")]) == 0
     assert "0 to do" in capsys.readouterr().out
+    # a row torn by a crash is reported, and does not count as done
+    with open(tmp_path / "index.jsonl", "a") as f:
+        f.write('{"run_id": "x", "sta')
+    assert cli_main(["run", "--nodes", "1", "--partitions", "1,2", "--out", str(tmp_path),
+                     "--state-dir", str(tmp_path / "state")]) == 0
+    out, err = capsys.readouterr()
+    assert "0 to do" in out and "index.jsonl:3: last line is cut off" in err
 
 
 # -- items and MNIST -----------------------------------------------------------------------
@@ -167,33 +223,74 @@ def test_index_fields_come_from_the_runs_own_event_log():
     """The index's duration and placement are what Spark's event log says (a bundled real run)."""
     runs = Path(__file__).resolve().parent.parent / "data" / "runs" / "pinned"
     row = json.loads((runs / "index.jsonl").read_text().splitlines()[-1])
-    path = eventlog.find_log(runs / "eventlogs", row["app_id"])
+    path = find_log(runs / "eventlogs", row["app_id"])
     assert path is not None and path.name == f"{row['app_id']}.zstd"
-    summary = eventlog.summarize(path)
-    assert summary["job_duration_ms"] == row["job_duration_ms"]
-    assert summary["reduce_tasks_per_host"] == row["reduce_tasks_per_host"]
-    assert summary["job_results"] == ["JobSucceeded"] and summary["executors_removed"] == []
+    logged = read_logged_run(path)
+    assert logged.job_duration_ms == row["job_duration_ms"]
+    assert logged.reduce_tasks_per_host == row["reduce_tasks_per_host"]
+    assert logged.job_results == ["JobSucceeded"] and logged.executors_removed == []
+    # the measured job duration: that job's JobStart "Submission Time" -> JobEnd "Completion Time"
+    job = measured_job(read_eventlog(path)).job
+    assert logged.job_duration_ms == job.completion_ms - job.submission_ms > 0
 
 
 # -- processes and the cluster's guard rails ------------------------------------------------
-def test_pidfile_and_group_termination(tmp_path):
+def test_pidfile_and_tree_termination(tmp_path):
     # a leader in a new session forks a child that moves to its own process group (as
-    # PySpark's daemon does): the whole session is ended
+    # PySpark's daemon does): the whole tree is ended
     script = ("import subprocess, os, sys, time; subprocess.Popen([sys.executable, '-c', "
               "'import os, time; os.setpgid(0, 0); time.sleep(60)']); time.sleep(60)")
-    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
-    rec = procs.write_pidfile(tmp_path / "p.json", proc.pid, name="t")
-    assert procs.read_pidfile(tmp_path / "p.json")["pid"] == proc.pid
+    cmd = [sys.executable, "-c", script]
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    procs.write_pidfile(tmp_path / "p.json", procs.track(proc.pid, cmd, name="t"))
+    rec = procs.read_pidfile(tmp_path / "p.json")
+    assert rec.pid == proc.pid and rec.cmdline == tuple(cmd) and rec.info == {"name": "t"}
     deadline = time.time() + 10
-    while len(procs.group_members(rec)) < 2 and time.time() < deadline:
+    while len(procs.tree(rec)) < 2 and time.time() < deadline:
         time.sleep(0.05)
-    members = procs.group_members(rec)
-    assert len(members) == 2 and procs.is_alive(rec)
-    procs.terminate_group(rec, grace_s=5)
+    child = next(p for p in procs.tree(rec) if p.pid != proc.pid)
+    assert len(procs.tree(rec)) == 2 and procs.is_alive(rec)
+    assert sorted(procs.end_tree(rec, grace_s=5)) == sorted([proc.pid, child.pid])
     proc.wait(timeout=5)
-    assert not procs.is_alive(rec) and procs.group_members(rec) == []
-    # a record whose start time does not match (a reused pid) is never treated as ours
-    assert not procs.is_alive({"pid": os.getpid(), "start_ticks": -1})
+    assert not procs.is_alive(rec) and procs.tree(rec) == [] and _ended(child)
+
+
+def _ended(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE  # exited; its new parent has not reaped it yet
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_driver_past_its_timeout_is_ended_with_its_children(tmp_path):
+    from sparkdelay.real.runner import _drive
+    pid_file = tmp_path / "child.pid"
+    script = ("import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+              f"open({str(pid_file)!r}, 'w').write(str(c.pid)); time.sleep(60)")
+    ended = _drive([sys.executable, "-c", script], dict(os.environ), tmp_path / "driver.log", timeout_s=3)
+    assert ended.timed_out and ended.code == -15   # SIGTERM was enough
+    child = int(pid_file.read_text())
+    assert not psutil.pid_exists(child) or _ended(psutil.Process(child))
+
+
+def test_a_stale_pid_file_never_ends_another_process(tmp_path):
+    """Identity is pid + create time + command line: a record matching the pid only is not ours."""
+    cmd = [sys.executable, "-c", "import time; time.sleep(60)"]
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    try:
+        real = procs.track(proc.pid, cmd)
+        assert procs.is_alive(real)
+        other_program = procs.Tracked(proc.pid, real.create_time, (sys.executable, "-m", "http.server"))
+        started_earlier = procs.Tracked(proc.pid, real.create_time - 3600, real.cmdline)
+        old_format = tmp_path / "old.json"
+        old_format.write_text(json.dumps({"pid": proc.pid, "start_ticks": 123, "name": "master"}))
+        for stale in (other_program, started_earlier, procs.read_pidfile(old_format)):
+            assert not procs.is_alive(stale) and procs.tree(stale) == []
+            assert procs.end_tree(stale, grace_s=1) == []
+        assert proc.poll() is None  # still running: nothing was signalled
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_worker_hosts():

@@ -7,7 +7,8 @@ import textwrap
 import pytest
 
 from conftest import BUNDLED_SCENARIOS, SHARED_SCENARIOS
-from sparkdelay.app.replay import load_scenario, replay
+from sparkdelay.app.replay import replay
+from sparkdelay.app.scenario import load_scenario
 from sparkdelay.app.cli import main
 from sparkdelay.ground.errors import UserError
 
@@ -91,3 +92,63 @@ def test_replay_command_runs_all_scenarios_with_exit_0():
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
     assert " 0 failed" in proc.stdout.strip().splitlines()[-1]
+
+
+def test_what_spark_suites_set_directly_goes_through_the_policy_hooks(tmp_path):
+    # exclude and set_zombie (no bundled scenario uses them): an excluded task stays pending
+    # for other executors, an excluded host gets nothing and is no reject, a zombie launches nothing.
+    path = write(tmp_path, """
+    name: hooks
+    level: taskset
+    config: {spark.locality.wait: 3s}
+    executors: [{id: e1, host: h1}, {id: e2, host: h2}, {id: e3, host: h3}]
+    taskset: {prefs: [[h1], [h1]]}
+    steps:
+      - {exclude: {executor: e1, index: 0}}
+      - {offer: {executor: e1, host: h1, max_locality: ANY}, expect: {task: 1, locality: NODE_LOCAL}}
+      - {offer: {executor: e1, host: h1, max_locality: ANY}, expect: {task: null, reject: true}}
+      - {exclude: {host: h2}}
+      - {advance: 3000}
+      - {offer: {executor: e2, host: h2, max_locality: ANY}, expect: {task: null, reject: false}}
+      - {set_zombie: true}
+      - {offer: {executor: e3, host: h3, max_locality: ANY}, expect: {task: null, reject: false}}
+    """)
+    results = replay(load_scenario(path))
+    assert [r.passed for r in results] == [True] * 8, [r for r in results if not r.passed]
+
+
+def test_an_excluded_task_is_launched_elsewhere(tmp_path):
+    path = write(tmp_path, """
+    name: elsewhere
+    level: taskset
+    config: {spark.locality.wait: 3s}
+    executors: [{id: e1, host: h1}, {id: e2, host: h2}]
+    taskset: {prefs: [[h1]]}
+    steps:
+      - {exclude: {host: h1, index: 0}}
+      - {offer: {executor: e1, host: h1, max_locality: ANY}, expect: {task: null}}
+      - {advance: 3000}
+      - {offer: {executor: e2, host: h2, max_locality: ANY}, expect: {task: 0, locality: ANY}}
+    """)
+    assert all(r.passed for r in replay(load_scenario(path)))
+
+
+def test_an_executor_added_between_rounds_makes_its_level_valid(tmp_path):
+    path = write(tmp_path, """
+    name: added
+    level: scheduler
+    config: {spark.locality.wait: 3s}
+    executors: []
+    steps:
+      - {submit: {id: ts0, stage: 0, prefs: [[h1]]}}
+      - {expect_levels: {taskset: ts0, levels: [ANY]}}
+      - {add_executor: {executor: e1, host: h1}}
+      - {expect_levels: {taskset: ts0, levels: [NODE_LOCAL, ANY]}}
+    """)
+    assert all(r.passed for r in replay(load_scenario(path)))
+
+
+def test_a_zombie_cannot_be_made_live_again(tmp_path):
+    path = write(tmp_path, TASKSET_HEAD + "    steps: [{set_zombie: false}]\n")
+    with pytest.raises(UserError, match=r"step 1 \(set_zombie\): set_zombie must be true"):
+        load_scenario(path)

@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from sparkdelay.app.bundled import MODEL, SHARED_RUNS, WORKLOAD, bundled
 from sparkdelay.app.cli import main
 from sparkdelay.app.report import GridSpec, ReportOptions, build_report
+from sparkdelay.app.report.captions import FIGURES
 from sparkdelay.app.report.findings import NOT_TESTABLE, REPRODUCED, evaluate
-from sparkdelay.app.report.grids import even_sizes, hash_sizes, run_grids
+from sparkdelay.app.report.grids import even_job, even_sizes, hash_sizes, run_grids, write_even_job
 from sparkdelay.app.report.timeline import bars_from_log
+from sparkdelay.app.runspec import RunSpec
+from sparkdelay.app.sweep import run_sweep
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = GridSpec(nodes=(1, 2), partitions=(1, 9), waits=("3s", "0s"), reps=1, processes=1)
@@ -37,6 +41,31 @@ def test_report_on_a_tiny_grid(tmp_path):
     assert [f["id"] for f in data["spark_2.1"]] == [f"F{i}" for i in range(1, 14)]
     assert (out / "data" / "grid_summary.csv").read_text().count("\n") == 1 + 3 * 8
     assert len(result.headlines) == 3
+    # Titles, captions and file names come from one table, in its order (section 3's need real runs).
+    drawn = {f.file: f for f in result.figures}
+    assert list(drawn) == [t.file for t in FIGURES.values()][:8]
+    assert drawn[FIGURES["time"].file].title == FIGURES["time"].title
+    assert "Each point is the mean of 1 simulated run (seeds)" in drawn[FIGURES["time"].file].caption
+
+
+def test_the_even_job_is_handed_over_as_an_object_and_runs_like_its_yaml(tmp_path):
+    grid = dict(nodes=[2], partitions=[9, 40], waits=["3s"], reps=2, processes=1, progress=False)
+    as_object = run_sweep(RunSpec(preset="study2017", job=even_job()), tmp_path / "a.csv", **grid)
+    as_file = run_sweep(RunSpec(preset="study2017", job_path=str(write_even_job(tmp_path / "even.yaml"))),
+                        tmp_path / "b.csv", **grid)
+    strip = lambda rows: [{**vars(r), "sweep_id": None} for r in rows]     # the fingerprints name the source
+    assert len(as_object) == 4 and strip(as_object) == strip(as_file)
+    with pytest.raises(ValueError, match="job or job_path"):
+        RunSpec(job=even_job(), job_path="even.yaml")
+
+
+def test_commands_find_the_bundled_data_from_any_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)                      # no data/ here: the installed package has it
+    assert bundled(MODEL).is_file() and bundled(WORKLOAD).is_file() and (bundled(SHARED_RUNS) / "index.jsonl").is_file()
+    assert main(["heldout", "--reps", "1", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [s["test_runs"] > 0 for s in doc["splits"]] == [True, True, True]
+    assert list(tmp_path.iterdir()) == []            # and wrote nothing where it ran
 
 
 def test_findings_f8_f11_and_what_spark4_changes():
@@ -126,7 +155,7 @@ def _strict_json(path: Path):
 
 def test_report_with_recorded_real_runs(tmp_path, runs_dir):
     from sparkdelay.calibration.heldout import INTERPOLATION_TRAIN_PARTITIONS, heldout_tests, load_sweep
-    from sparkdelay.calibration.inputs import load_workload
+    from sparkdelay.sim.model.job import load_workload
 
     out = tmp_path / "rep"
     workload = str(REPO / "data" / "study-workload.yaml")
@@ -212,8 +241,8 @@ def test_cli_report_and_bad_input(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_demo_runs_the_whole_study_grid(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(REPO)   # the demo reads data/model.json and data/runs relative to the repository
-    assert main(["demo", "--out", str(tmp_path / "reports"), "--no-progress"]) == 0
+    monkeypatch.chdir(tmp_path)   # any directory: the bundled model and runs come from the installed package
+    assert main(["demo", "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "18000 simulated runs" in text and text.count("\n  ") >= 3
-    assert len(list((tmp_path / "reports").glob("fig*.png"))) >= 8
+    assert len(list((tmp_path / "reports").glob("fig*.png"))) == 12    # written where --out says (default reports/)

@@ -8,7 +8,9 @@ import json
 import pytest
 
 from sparkdelay.app.runspec import RunSpec
-from sparkdelay.app.sweep import derive_seed, format_summary, parse_int_list, run_sweep, summarize_rows, SweepPoint
+from sparkdelay.app.sweep import derive_seed, format_summary, run_sweep, SweepPoint
+from sparkdelay.ground.lists import parse_int_list
+from sparkdelay.app.sweep import SweepRow, point_summaries, read_sweep_rows
 from sparkdelay.app.cli import main
 from sparkdelay.ground.errors import UserError
 
@@ -82,15 +84,53 @@ def test_sweep_writes_resumes_and_summarises(tmp_path):
     rows2 = run_sweep(base, out, nodes=[1, 3], partitions=[9], waits=["0s", "3s"], reps=3, processes=2,
                       progress=False)
     assert len(rows2) == 12 and len(out.read_text().splitlines()) == 13
-    # Rows that were redone are identical (seeds depend on the point only).
-    again = {(r["nodes"], r["wait"], r["rep"]): r for r in rows2}
+    # Rows that were redone, and rows read back from the file, equal the first run's (seeds
+    # depend on the point only, and the CSV holds every value exactly).
+    again = {(r.nodes, r.wait, r.rep): r for r in rows2}
     for r in rows:
-        assert again[(r["nodes"], r["wait"], r["rep"])] == r
-    summary = summarize_rows(rows2)
-    assert len(summary) == 4 and all(s["runs"] == 3 for s in summary)
-    n3_wait3 = next(s for s in summary if s["nodes"] == "3" and s["wait"] == "3s")
-    assert n3_wait3["max_tasks_mean"] == 8.0
+        assert again[(r.nodes, r.wait, r.rep)] == r
+    assert read_sweep_rows(out) != rows2 and sorted(read_sweep_rows(out), key=str) == sorted(rows2, key=str)
+    summary = point_summaries(rows2)
+    assert len(summary) == 4 and all(s.runs == 3 for s in summary)
+    n3_wait3 = next(s for s in summary if s.nodes == 3 and s.wait == "3s")
+    assert n3_wait3.max_tasks_mean == 8.0
     assert "job duration" in format_summary(summary)
+
+
+def test_sweep_rows_are_objects_and_the_csv_is_plain(tmp_path):
+    out = tmp_path / "sweep.csv"
+    (row,) = run_sweep(RunSpec(preset="study2017"), out, nodes=[3], partitions=[9], waits=["3s"], reps=1,
+                       processes=1, progress=False)
+    assert isinstance(row, SweepRow) and row.partitions == 9 and sorted(row.tasks_per_host.values()) == [0, 1, 8]
+    assert len(row.stage_durations_s) == 2 and sum(row.locality_counts.values()) == 9
+    cells = next(csv.DictReader(out.open()))
+    assert cells["tasks_per_host"] == ";".join(f"{h}={n}" for h, n in row.tasks_per_host.items())
+    assert cells["stage_durations_s"] == ";".join(map(str, row.stage_durations_s))
+    assert not any(c in cells[k] for k in cells for c in '[{"')     # no JSON inside a cell
+
+
+def test_sweep_resumes_after_a_row_torn_by_a_kill(tmp_path):
+    out = tmp_path / "sweep.csv"
+    grid = dict(nodes=[1, 2], partitions=[4], waits=["0s"], reps=2, processes=1, progress=False)
+    whole = run_sweep(RunSpec(preset="study2017"), out, **grid)
+    text = out.read_text()
+    out.write_text(text[:text.rindex("\n", 0, len(text) - 1) + 20])  # killed 20 characters into the last row
+    assert run_sweep(RunSpec(preset="study2017"), out, **grid) == whole
+    assert out.read_text() == text                                  # the torn row was cut off and redone
+    foreign = tmp_path / "other.csv"
+    foreign.write_text("a,b\n1,2")                                 # not a sweep file, no final newline either
+    with pytest.raises(UserError, match="not a sparkdelay sweep file"):
+        run_sweep(RunSpec(preset="study2017"), foreign, **grid)
+    assert foreign.read_text() == "a,b\n1,2"                       # refused and left as it is
+
+
+def test_a_sweep_file_with_a_bad_cell_is_one_line_naming_it(tmp_path):
+    out = tmp_path / "sweep.csv"
+    run_sweep(RunSpec(preset="study2017"), out, nodes=[1], partitions=[2], reps=1, processes=1, progress=False)
+    header, row = out.read_text().splitlines()
+    out.write_text(header + "\n" + row.replace("node1=", "node1:") + "\n")
+    with pytest.raises(UserError, match=r"sweep.csv:2: tasks_per_host: expected name=count"):
+        run_sweep(RunSpec(preset="study2017"), out, nodes=[1], partitions=[2], reps=1, processes=1, progress=False)
 
 
 def test_sweep_refuses_a_foreign_file(tmp_path):

@@ -1,13 +1,16 @@
 """Golden traces: the model's output must not change when the code is made faster.
 
-`tests/data/golden/traces.json` holds, for a fixed set of simulations, a SHA-256 of the
-complete trace (every field of every TaskRecord, floats written exactly with `float.hex`,
-plus the job duration and every stage's submit and finish time) and a few readable figures.
-It was first produced before the performance work on `sim/` (engine, machine, scheduler,
-taskset_manager) and must stay bit-identical: an optimization that changes one launch, one
-random draw or one float rounding fails here. It was regenerated once on purpose, when task
-noise became mean-preserving (lognormal instead of a normal truncated at 0) and map tasks
-stopped paying the result function's worker start-up.
+`tests/data/golden/traces.json.xz` holds, for a fixed set of simulations, the complete trace:
+every field of every TaskRecord (one column per field; floats in JSON's shortest exact form),
+the job duration and every stage's submit and finish time. Floats are compared bit for bit
+(`float.hex`). A mismatch names the case and shows the first task record that differs, field
+by field, next to the golden one. The traces were first produced before the performance work
+on `sim/` (engine, machine, scheduler, taskset_manager) and must stay bit-identical: an
+optimization that changes one launch, one random draw or one float rounding fails here. They
+were regenerated once on purpose, when task noise became mean-preserving (lognormal instead of
+a normal truncated at 0) and map tasks stopped paying the result function's worker start-up;
+the file then held only a SHA-256 per trace, and the full traces that replaced it hash to the
+same values.
 
 The cases cover the study2017 preset (Spark 2.1 and 4.0, several N/P/waits, seeds 0-4), the
 local preset (hosts sharing one machine: processor sharing), explicit stages with executor,
@@ -20,10 +23,15 @@ Regenerate (only when behaviour is meant to change): python tests/test_sim_golde
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
+import lzma
+import math
 import random
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -35,11 +43,14 @@ if str(ROOT) not in sys.path:
 from sparkdelay.sim.model.cluster import ClusterSpec, ExecutorSpec, MachineSpec  # noqa: E402
 from sparkdelay.sim.model.costs import CostModel  # noqa: E402
 from sparkdelay.sim.model.engine import simulate  # noqa: E402
-from sparkdelay.sim.model.job import JobSpec, PySparkJob, StageSpec, explicit_stage  # noqa: E402
+from sparkdelay.sim.model.job import JobSpec, PySparkJob, PySparkWorkload, StageSpec, explicit_stage  # noqa: E402
 from sparkdelay.sim.policy.locality import TaskLocation, parse_task_location  # noqa: E402
 from sparkdelay.app.presets import local_cluster, preset, study_job  # noqa: E402
+from sparkdelay.app.runspec import RunSpec  # noqa: E402
+from sparkdelay.app.sweep import run_sweep  # noqa: E402
+from sparkdelay.sim.model.records import FIELDS  # noqa: E402
 
-GOLDEN = ROOT / "tests" / "data" / "golden" / "traces.json"
+GOLDEN = ROOT / "tests" / "data" / "golden" / "traces.json.xz"
 SEEDS = range(5)
 
 
@@ -152,8 +163,9 @@ def _random_cases(count=60):
                 config["spark.scheduler.revive.interval"] = rnd.choice(["250ms", "1s", "2s"])
             cluster = ClusterSpec.make(rnd.choice(["2.1", "2.4", "3.5", "4.0"]), config, executors, machines)
             if rnd.randint(0, 3) == 0:
-                job = JobSpec(pyspark=PySparkJob(tuple(f"k{i}" for i in range(rnd.randint(1, 40))),
-                                                 rnd.randint(0, 5), "3.11", rnd.randint(1, 3), rnd.randint(1, 20), 1000))
+                workload = PySparkWorkload(tuple(f"k{i}" for i in range(rnd.randint(1, 40))), rnd.randint(0, 5),
+                                           "3.11", rnd.randint(1, 3), 1000)
+                job = JobSpec(pyspark=PySparkJob(workload, rnd.randint(1, 20)))
             else:
                 locations = [TaskLocation(h) for h in cluster.hosts] + [
                     TaskLocation(e.host, "executor", e.id) for e in cluster.executors]
@@ -182,52 +194,86 @@ def cases():
     yield from _random_cases()
 
 
-# ------------------------------------------------------------------------------ fingerprints
+# ------------------------------------------------------------------------------ traces
+_TIMES = ("job_duration_s", "stage_submit_s", "stage_finish_s")
+
+
 def _exact(v):
     return v.hex() if isinstance(v, float) else v
 
 
-def fingerprint(result) -> dict:
-    h = hashlib.sha256()
-    for t in result.tasks:
-        h.update(repr(tuple(_exact(v) for v in (t.stage_id, t.task_id, t.index, t.attempt, t.executor_id, t.host,
-                                                  t.locality, t.launch_time, t.finish_time, t.slot, t.items,
-                                                  t.cpu_s, t.stage_name))).encode())
-        h.update(b"\n")
-    h.update(repr([_exact(result.job_duration_s)] + [_exact(x) for x in result.stage_submit_s]
-                  + [_exact(x) for x in result.stage_finish_s]).encode())
-    per_host: dict[str, int] = {}
-    for t in result.tasks:
-        per_host[t.host] = per_host.get(t.host, 0) + 1
-    return {"sha256": h.hexdigest(), "tasks": len(result.tasks), "job_duration_s": result.job_duration_s,
-            "max_tasks_per_host": max(per_host.values()) if per_host else 0}
+def trace_of(result) -> dict:
+    """A run as the golden file stores it: TaskRecord fields as columns, and the job's times."""
+    return {"columns": {f: [getattr(t, f) for t in result.tasks] for f in FIELDS},
+            "job_duration_s": result.job_duration_s,
+            "stage_submit_s": list(result.stage_submit_s), "stage_finish_s": list(result.stage_finish_s)}
+
+
+def _rows(trace: dict) -> list[tuple]:
+    columns = trace["columns"]
+    return list(zip(*(columns[f] for f in FIELDS)))
+
+
+def first_difference(golden: dict, got: dict) -> str | None:
+    """None when the traces are the same bit for bit; else where they first part, readably."""
+    want_rows, got_rows = _rows(golden), _rows(got)
+    for i, (want, have) in enumerate(zip(want_rows, got_rows)):
+        if [_exact(v) for v in want] != [_exact(v) for v in have]:
+            lines = [f"task record {i} of {len(want_rows)} is the first that differs:",
+                     f"     {'field':<12} {'golden':>26} {'now':>26}"]
+            for name, a, b in zip(FIELDS, want, have):
+                mark = "  >>" if _exact(a) != _exact(b) else "    "
+                lines.append(f"{mark} {name:<12} {a!r:>26} {b!r:>26}")
+            return "\n".join(lines)
+    if len(want_rows) != len(got_rows):
+        return (f"the first {min(len(want_rows), len(got_rows))} task records agree, but the golden trace "
+                f"has {len(want_rows)} and this run {len(got_rows)}")
+    for key in _TIMES:
+        want, have = golden[key], got[key]
+        if [_exact(v) for v in (want if isinstance(want, list) else [want])] != \
+                [_exact(v) for v in (have if isinstance(have, list) else [have])]:
+            return f"every task record agrees, but {key} differs: golden {want!r}, now {have!r}"
+    return None
 
 
 def compute_all() -> dict:
     out = {}
     for name, build in cases():
         cluster, job, model, seed = build()
-        out[name] = fingerprint(simulate(cluster, job, model, seed))
+        out[name] = trace_of(simulate(cluster, job, model, seed))
     return out
 
 
 # A sweep (the study preset, small grid) through run_sweep, in one process and in a pool: the
-# rows it writes, less nothing, must not change either.
+# rows it returns, less nothing, must not change either.
 SWEEP_GRID = dict(nodes=[1, 3], partitions=[1, 9, 40], waits=["0s", "3s"], reps=3)
 
 
-def sweep_fingerprint_rows(tmp: Path, processes: int) -> str:
-    from sparkdelay.app.runspec import RunSpec
-    from sparkdelay.app.sweep import run_sweep
+def _pinned_text(row) -> dict:
+    """A sweep row in the form its golden hash was taken in: every value as text, lists and
+    mappings as JSON (the CSV cells of that time), so the hash checks the values themselves."""
+    def text(value):
+        if isinstance(value, (list, dict)):
+            return json.dumps(value)
+        return "" if value is None else str(value)
+    return {f.name: text(getattr(row, f.name)) for f in dataclasses.fields(row)}
 
+
+def sweep_fingerprint_rows(tmp: Path, processes: int) -> str:
     rows = run_sweep(RunSpec(preset="study2017"), tmp / f"sweep{processes}.csv", processes=processes,
                      progress=False, **SWEEP_GRID)
-    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps([_pinned_text(r) for r in rows], sort_keys=True).encode()).hexdigest()
 
 
 # ------------------------------------------------------------------------------ the test
+@functools.cache
+def _golden_file() -> dict:
+    with lzma.open(GOLDEN, "rt") as fh:
+        return json.load(fh)
+
+
 def _golden() -> dict:
-    return json.loads(GOLDEN.read_text())["cases"]
+    return _golden_file()["cases"]
 
 
 _CASES = list(cases())
@@ -238,16 +284,31 @@ def test_trace_is_unchanged(name, build):
     golden = _golden()
     assert name in golden, f"no golden trace for {name!r}: regenerate with python tests/test_sim_golden.py --write"
     cluster, job, model, seed = build()
-    got = fingerprint(simulate(cluster, job, model, seed))
-    want = golden[name]
-    assert (got["tasks"], got["job_duration_s"], got["max_tasks_per_host"]) == \
-        (want["tasks"], want["job_duration_s"], want["max_tasks_per_host"]), name
-    assert got["sha256"] == want["sha256"], f"{name}: same totals, but some launch, time or cost differs"
+    difference = first_difference(golden[name], trace_of(simulate(cluster, job, model, seed)))
+    assert difference is None, f"{name}: {difference}"
+
+
+def test_a_changed_trace_shows_its_first_differing_record_field_by_field():
+    golden = _golden()["study2017 v4.0 n3 p9 w3s s0"]
+    assert first_difference(golden, golden) is None
+    moved = json.loads(json.dumps(golden))
+    finish = moved["columns"]["finish_time"]
+    finish[3] = math.nextafter(finish[3], math.inf)   # one ulp later
+    moved["columns"]["host"][5] = "elsewhere"
+    report = first_difference(golden, moved)
+    assert report.startswith(f"task record 3 of {len(finish)} is the first that differs")
+    assert [line.split()[1] for line in report.splitlines() if line.startswith("  >>")] == ["finish_time"]
+    shorter = json.loads(json.dumps(golden))
+    for column in shorter["columns"].values():
+        column.pop()
+    assert "but the golden trace has" in first_difference(golden, shorter)
+    later = dict(golden, job_duration_s=golden["job_duration_s"] + 1.0)
+    assert first_difference(golden, later).startswith("every task record agrees, but job_duration_s differs")
 
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_sweep_rows_are_unchanged(tmp_path, processes):
-    want = json.loads(GOLDEN.read_text())["sweep"]
+    want = _golden_file()["sweep"]
     assert sweep_fingerprint_rows(tmp_path, processes) == want
 
 
@@ -260,9 +321,10 @@ if __name__ == "__main__":
         sys.exit("usage: python tests/test_sim_golden.py --write   (overwrites the golden traces)")
     GOLDEN.parent.mkdir(parents=True, exist_ok=True)
     data = compute_all()
-    import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         sweep = sweep_fingerprint_rows(Path(tmp), 1)
-    GOLDEN.write_text(json.dumps({"about": "SHA-256 of complete simulated traces; see tests/test_sim_golden.py",
-                                  "cases": data, "sweep": sweep}, indent=1, sort_keys=True) + "\n")
+    doc = {"about": "complete simulated traces, one column per TaskRecord field; see tests/test_sim_golden.py",
+           "cases": data, "sweep": sweep}
+    with lzma.open(GOLDEN, "wt", preset=9 | lzma.PRESET_EXTREME) as fh:
+        json.dump(doc, fh, separators=(",", ":"), sort_keys=True)
     print(f"wrote {len(data)} cases to {GOLDEN}")

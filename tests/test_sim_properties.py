@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sparkdelay.sim.model.cluster import ClusterSpec, ExecutorSpec, MachineSpec
 from sparkdelay.sim.model.costs import CostModel
 from sparkdelay.sim.model.engine import simulate
-from sparkdelay.sim.model.job import JobSpec, PySparkJob, StageSpec
+from sparkdelay.sim.model.job import JobSpec, PySparkJob, PySparkWorkload, StageSpec
 from sparkdelay.sim.policy.locality import TaskLocation
 
 EPS = 1e-6
@@ -41,8 +41,9 @@ def clusters(draw, waits=("0s", "500ms", "3s")):
 def jobs(draw, cluster, with_prefs=True):
     if with_prefs and draw(st.integers(0, 3)) == 0:
         n_keys = draw(st.integers(1, 40))
-        return JobSpec(pyspark=PySparkJob(tuple(f"k{i}" for i in range(n_keys)), draw(st.integers(0, 5)), "3.11",
-                                          draw(st.integers(1, 3)), draw(st.integers(1, 20)), 1000))
+        workload = PySparkWorkload(tuple(f"k{i}" for i in range(n_keys)), draw(st.integers(0, 5)), "3.11",
+                                   draw(st.integers(1, 3)), 1000)
+        return JobSpec(pyspark=PySparkJob(workload, draw(st.integers(1, 20))))
     locations = [TaskLocation(h) for h in cluster.hosts] + [
         TaskLocation(e.host, "executor", e.id) for e in cluster.executors]
     stages = []

@@ -1,4 +1,4 @@
-"""Unit tests of the model's parts: costs, processor sharing, records, metrics."""
+"""Unit tests of the model's parts: costs, processor sharing, the DAG side, records, metrics."""
 
 from __future__ import annotations
 
@@ -10,11 +10,17 @@ import numpy as np
 import pytest
 import simpy
 
-from sparkdelay.sim.model.costs import MODEL_FORMAT, CostModel, CostSampler, positive_noise
+from sparkdelay.app.presets import preset
+from sparkdelay.ground.errors import UserError
+from sparkdelay.sim.model import engine as engine_mod
+from sparkdelay.sim.model.backend import SchedulerBackend
+from sparkdelay.sim.model.cluster import ClusterSpec
+from sparkdelay.sim.model.costs import MODEL_FORMAT, CostModel, CostSampler, NormalStream, positive_noise
+from sparkdelay.sim.model.driver import DAGScheduler, Stage
 from sparkdelay.sim.model.machine import Machine
 from sparkdelay.sim.model.metrics import jain_index, mean_interval, placement_metrics
 from sparkdelay.sim.model.records import TaskRecord, read_csv, to_json, write_csv
-from sparkdelay.ground.errors import UserError
+from sparkdelay.sim.policy.scheduler import TaskScheduler
 
 
 # ------------------------------------------------------------------------------ costs
@@ -64,6 +70,12 @@ def test_noise_is_positive_seeded_and_keeps_mean_and_spread():
     rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
     assert [positive_noise(rng_a, 1.0, 0.3) for _ in range(100)] == [positive_noise(rng_b, 1.0, 0.3) for _ in range(100)]
     assert positive_noise(rng, 2.5, 0.0) == 2.5
+
+
+def test_normal_stream_draws_what_numpy_draws_one_call_at_a_time():
+    stream, numpy = NormalStream(np.random.default_rng(3)), np.random.default_rng(3)
+    for i in range(100):   # across block boundaries (16, 32, 64, ...)
+        assert stream.normal(0.5 * i, 2.0) == numpy.normal(0.5 * i, 2.0)
 
 
 def test_sampler_worker_startup_only_when_needed():
@@ -120,9 +132,6 @@ def test_dedicated_machine_matches_shared_path():
 
 
 def test_engine_dedicated_fast_path_gives_the_same_trace(monkeypatch):
-    from sparkdelay.sim.model import engine as engine_mod
-    from sparkdelay.app.presets import preset
-
     cluster, job = preset("study2017", nodes=3, partitions=40)
     fast = engine_mod.simulate(cluster, job, CostModel(), 5)
     original = Machine.__init__
@@ -134,6 +143,30 @@ def test_engine_dedicated_fast_path_gives_the_same_trace(monkeypatch):
     slow = engine_mod.simulate(cluster, job, CostModel(), 5)
     assert [(t.index, t.executor_id, t.slot) for t in fast.tasks] == [(t.index, t.executor_id, t.slot) for t in slow.tasks]
     assert [t.finish_time for t in fast.tasks] == pytest.approx([t.finish_time for t in slow.tasks])
+
+
+# ------------------------------------------------------------------------------ the DAG side
+def test_a_stage_is_submitted_when_all_its_parents_have_finished():
+    # Two independent map stages feed one result stage (the job builders only make chains).
+    cluster = ClusterSpec.from_dict({"spark_version": "4.0", "executors": {"count": 2, "cores": 1, "host": "h{i}"}})
+    conf = cluster.scheduler_conf()
+    env = simpy.Environment()
+    backend = SchedulerBackend(env, TaskScheduler(conf, seed=0), cluster, conf)
+
+    def stage(stage_id, cpu, parents=()):
+        return Stage(stage_id, f"s{stage_id}", 1, False, lambda: [()], lambda index, needs_worker: (cpu, 0), parents)
+
+    a, b = stage(0, 2.0), stage(1, 5.0)
+    c = stage(2, 1.0, (a, b))
+    dag = DAGScheduler(env, backend, [a, b, c], CostModel(submit_delay_s=1.0, stage_gap_s=0.1, collect_s=0.2))
+    backend.start()
+    env.run(until=dag.start())
+    assert a.submit_s == b.submit_s == 1.0
+    assert (a.finish_s, b.finish_s) == (3.0, 6.0)
+    assert c.submit_s == pytest.approx(6.1)   # after the later parent, plus the gap
+    assert dag.job_end_s == pytest.approx(c.finish_s + 0.2) and c.finish_s == pytest.approx(7.1)
+    assert (a.is_shuffle_map, b.is_shuffle_map, c.is_shuffle_map) == (True, True, False)
+    assert sorted(r.stage_id for r in backend.records) == [0, 1, 2]
 
 
 # ------------------------------------------------------------------------------ records / metrics

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from sparkdelay.eventlog.reader import read_eventlog
-from sparkdelay.calibration.inputs import MachineMap, load_workload
+from sparkdelay.sim.model.cluster import MachineMap
+from sparkdelay.sim.model.job import load_workload
 from sparkdelay.calibration.validate import compare, measured_run, percentile, summarize
 from sparkdelay.sim.model.costs import CostModel
 from sparkdelay.app.cli import main

@@ -6,6 +6,7 @@ task of the hosts placed on it: a test cluster of several workers on one box (ho
 127.0.0.2, 127.0.0.3 on one machine) oversubscribes its cores and tasks slow down, which the
 engine models as processor sharing. Without a `machines` section every host is its own
 machine with as many cores as its executors have slots, so tasks never slow each other.
+Calibration and validation take only the machines (`load_machines` -> `MachineMap`, below).
 
 YAML form (every key is checked; unknown keys are errors)::
 
@@ -23,24 +24,26 @@ YAML form (every key is checked; unknown keys are errors)::
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from sparkdelay.ground.errors import UserError
-from sparkdelay.ground.sparkconf import DEFAULTS, parse_duration_ms, parse_int
-
+from sparkdelay.ground.sparkconf import SPARK_KEYS, lookup
 from sparkdelay.ground.strict import (check_keys, get_float, get_int, get_str, load_yaml, require_list,
-                     require_mapping)
+                                      require_mapping)
+from sparkdelay.sim.policy.config import SchedulerConf
 
 DEFAULT_SPARK_VERSION = "4.0"
-
-_WAIT_KEYS = ("spark.locality.wait", "spark.locality.wait.process", "spark.locality.wait.node",
-              "spark.locality.wait.rack", "spark.scheduler.revive.interval")
+CLUSTER_KEYS = ("spark_version", "config", "machines", "executors", "racks")
+LOCAL_MACHINE = "local"
 
 
 @dataclass(frozen=True)
 class MachineSpec:
+    """A machine: `cores` physical cores shared by the running tasks of every host on it."""
+
     name: str
     cores: int
     hosts: tuple[str, ...]
@@ -72,8 +75,7 @@ class ClusterSpec:
     @classmethod
     def from_dict(cls, doc: Any, where: str = "cluster") -> "ClusterSpec":
         doc = require_mapping(doc, where)
-        check_keys(doc, ("spark_version", "config", "machines", "executors", "racks"), where,
-                   required=("executors",))
+        check_keys(doc, CLUSTER_KEYS, where, required=("executors",))
         version = get_str(doc.get("spark_version", DEFAULT_SPARK_VERSION), f"{where}: spark_version")
         config = _parse_config(doc.get("config") or {}, f"{where}: config")
         default_cores = _executor_cores(config, f"{where}: config")
@@ -105,16 +107,7 @@ class ClusterSpec:
             machines = tuple(MachineSpec(h, max(1, slots[h]), (h,)) for h in hosts)
         else:
             machines = tuple(machines)
-            names: set[str] = set()
-            placed: dict[str, str] = {}
-            for i, m in enumerate(machines):
-                if m.name in names:
-                    raise UserError(f"{where}: machines[{i}].name: duplicate machine {m.name!r}")
-                names.add(m.name)
-                for h in m.hosts:
-                    if h in placed:
-                        raise UserError(f"{where}: machines[{i}].hosts: host {h!r} is already on machine {placed[h]!r}")
-                    placed[h] = m.name
+            placed = _machine_of_host(machines, f"{where}: machines")
             for i, e in enumerate(executors):
                 if e.host not in placed:
                     raise UserError(f"{where}: executors[{i}].host: host {e.host!r} is on no machine "
@@ -147,8 +140,7 @@ class ClusterSpec:
             slots[name] = slots.get(name, 0) + e.cores
         return sum(min(m.cores, slots.get(m.name, 0)) for m in self.machines)
 
-    def scheduler_conf(self, where: str = "cluster: config"):
-        from sparkdelay.sim.policy.config import SchedulerConf  # the policy core; imported late so specs load without it
+    def scheduler_conf(self, where: str = "cluster: config") -> SchedulerConf:
         return SchedulerConf.from_spark_conf(dict(self.config), self.spark_version, where)
 
     # ---- variations (command-line shortcuts, sweeps) -------------------------------------
@@ -204,17 +196,16 @@ def _parse_config(config: Any, where: str) -> dict[str, str]:
         if isinstance(value, (dict, list)) or value is None:
             raise UserError(f"{where}.{key}: expected a single value, got {value!r}")
         text = str(value).lower() if isinstance(value, bool) else str(value)
-        if key in _WAIT_KEYS:
-            parse_duration_ms(text, f"{where}.{key}")  # rejects negative waits, bad units
-        elif key in ("spark.executor.cores", "spark.task.cpus"):
-            parse_int(text, f"{where}.{key}", minimum=1)
+        known = SPARK_KEYS.get(key)
+        if known is not None and known.scheduler:
+            known.parse(text, f"{where}.{key}")  # rejects negative waits, bad units, 0 cores, ...
         out[key] = text
     return out
 
 
 def _executor_cores(config: Mapping[str, str], where: str) -> int:
-    key = "spark.executor.cores"
-    return parse_int(config.get(key, DEFAULTS[key]), f"{where}.{key}", minimum=1)
+    key, value = lookup(config, "spark.executor.cores")
+    return SPARK_KEYS[key].parse(value, f"{where}.{key}")
 
 
 def _parse_executors(value: Any, default_cores: int, where: str) -> tuple[ExecutorSpec, ...]:
@@ -247,6 +238,7 @@ def _parse_executors(value: Any, default_cores: int, where: str) -> tuple[Execut
 
 
 def _parse_machines(value: Any, where: str) -> tuple[MachineSpec, ...]:
+    """The `machines` list, the one parser for both views: `ClusterSpec` and `MachineMap`."""
     items = require_list(value, where)
     out = []
     for i, item in enumerate(items):
@@ -260,3 +252,55 @@ def _parse_machines(value: Any, where: str) -> tuple[MachineSpec, ...]:
                                get_int(item["cores"], f"{w}.cores", minimum=1),
                                tuple(get_str(h, f"{w}.hosts[{j}]") for j, h in enumerate(hosts))))
     return tuple(out)
+
+
+def _machine_of_host(machines: tuple[MachineSpec, ...], where: str) -> dict[str, MachineSpec]:
+    """host -> machine; a machine name used twice or a host on two machines is an error."""
+    names: set[str] = set()
+    placed: dict[str, MachineSpec] = {}
+    for i, m in enumerate(machines):
+        if m.name in names:
+            raise UserError(f"{where}[{i}].name: duplicate machine {m.name!r}")
+        names.add(m.name)
+        for h in m.hosts:
+            if h in placed:
+                raise UserError(f"{where}[{i}].hosts: host {h!r} is already on machine {placed[h].name!r}")
+            placed[h] = m
+    return placed
+
+
+# ---- the machines-only view, for reading event logs -------------------------------------
+@dataclass(frozen=True)
+class MachineMap:
+    """Which machine (physical cores) a host of a recorded run was on, for undoing processor sharing.
+
+    Calibration and validation read the hosts from event logs, so they need only a cluster
+    file's `machines`: `load_machines` parses them with the same rules as `ClusterSpec` but
+    `executors` is optional. A host no machine holds gets the default rule: a loopback host
+    (127.x.x.x, localhost) and the driver's own executor in local mode share this machine's
+    `local_cores` as the machine "local"; any other host is a machine of its own with as many
+    cores as its executor has task slots.
+    """
+
+    by_host: Mapping[str, MachineSpec] = field(default_factory=dict)
+    local_cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    source: str | None = None
+
+    def machine_of(self, host: str, executor_id: str = "", executor_cores: int = 1) -> MachineSpec:
+        if host in self.by_host:
+            return self.by_host[host]
+        # The default machines list no hosts: which hosts they hold is the rule above.
+        if host.startswith("127.") or host == "localhost" or executor_id == "driver":
+            return MachineSpec(LOCAL_MACHINE, self.local_cores, ())
+        return MachineSpec(f"host:{host}", max(1, executor_cores), ())
+
+
+def load_machines(path: str | Path | None) -> MachineMap:
+    """The machines of a cluster file (None: no file, every host by the default rule)."""
+    if path is None:
+        return MachineMap()
+    where = str(path)
+    doc = require_mapping(load_yaml(path), where)
+    check_keys(doc, CLUSTER_KEYS, where)
+    machines = _parse_machines(doc.get("machines") or [], f"{where}: machines")
+    return MachineMap(_machine_of_host(machines, f"{where}: machines"), source=where)

@@ -12,12 +12,17 @@ number, or one per task)::
 
 PySpark form: `sc.parallelize(items, map_slices).partitionBy(partitions).mapPartitions(f)`,
 one map stage and one result stage. Keys are hashed exactly as PySpark does (`portable_hash(k)
-% partitions`, for the given PYTHONHASHSEED and worker CPython version); every item weighs
-`item_bytes` bytes in the shuffle, and the map outputs decide the reduce tasks' preferred hosts
-(the 20% rule, computed when the result stage is submitted)::
+% partitions`, for the given PYTHONHASHSEED and worker CPython version, 3.11 unless given);
+every item weighs `item_bytes` bytes in the shuffle (the study's 800 kB unless given), and the
+map outputs decide the reduce tasks' preferred hosts (the 20% rule, computed when the result
+stage is submitted)::
 
     pyspark: {keys: {format: "shard-{:02d}", count: 40}, python_hash_seed: 0,
               python_version: "3.11", map_slices: 1, partitions: 9, item_bytes: 800000}
+
+Everything in that mapping but `partitions` is the workload (`PySparkWorkload`), which
+calibration and validation read from the same file (`load_workload`) and combine with the
+partition count of each recorded run.
 """
 
 from __future__ import annotations
@@ -28,11 +33,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sparkdelay.ground.errors import UserError
-
-from sparkdelay.sim.policy.locality import TaskLocation, parse_task_location
-from sparkdelay.sim.policy.pyspark_partitioning import KeySpec, parallelize_slice_sizes, partition_members
 from sparkdelay.ground.strict import (check_keys, get_bool, get_float, get_int, get_str, load_yaml, require_list,
-                     require_mapping)
+                                      require_mapping)
+from sparkdelay.sim.model.study import STUDY_ITEM_BYTES
+from sparkdelay.sim.policy.locality import TaskLocation, parse_task_location
+from sparkdelay.sim.policy.pyspark_partitioning import (DEFAULT_PYTHON_VERSION, KeySpec, parallelize_slice_sizes,
+                                                        partition_members, partition_sizes)
+
+_PYSPARK_FIELDS = ("keys", "python_hash_seed", "python_version", "map_slices", "partitions", "item_bytes")
 
 
 @dataclass(frozen=True)
@@ -51,20 +59,53 @@ class StageSpec:
 
 
 @dataclass(frozen=True)
-class PySparkJob:
-    """parallelize(items, map_slices) -> partitionBy(partitions) -> mapPartitions(f)."""
+class PySparkWorkload:
+    """A PySpark job's data: keys in parallelize order, PYTHONHASHSEED, map slices, worker CPython, item size.
+
+    The simulated job adds a partition count (`PySparkJob`); calibration and validation take
+    it from each recorded run. `item_bytes` None means the file does not say: the simulated job
+    then assumes the study's pickled shard, validation measures it from the log's shuffle bytes.
+    """
 
     keys: tuple[Any, ...]
     python_hash_seed: int = 0
-    python_version: str = "3.11"
+    python_version: str = DEFAULT_PYTHON_VERSION
     map_slices: int = 1
+    item_bytes: int | None = None
+    source: str | None = field(default=None, compare=False)  # the file it was read from, for errors
+
+    def reduce_items(self, partitions: int) -> list[int]:
+        """Items in each reduce partition of `partitionBy(partitions)`."""
+        return partition_sizes(self.keys, partitions, self.python_hash_seed, self.python_version,
+                               where=f"{self.source or 'workload'}: pyspark.keys")
+
+    def map_items(self, num_slices: int) -> list[int]:
+        """Items in each map task of `parallelize(items, num_slices)`."""
+        return parallelize_slice_sizes(len(self.keys), num_slices,
+                                       where=f"{self.source or 'workload'}: pyspark.map_slices")
+
+
+@dataclass(frozen=True)
+class PySparkJob:
+    """parallelize(workload's items, map_slices) -> partitionBy(partitions) -> mapPartitions(f)."""
+
+    workload: PySparkWorkload
     partitions: int = 1
-    item_bytes: int = 800_000
+
+    @property
+    def map_slices(self) -> int:
+        return self.workload.map_slices
+
+    @cached_property
+    def item_bytes(self) -> int:
+        """Shuffle bytes of one item: the workload's, else the study's pickled shard."""
+        stated = self.workload.item_bytes
+        return STUDY_ITEM_BYTES if stated is None else stated
 
     @cached_property
     def map_slice_members(self) -> list[list[int]]:
         """Item indices of each map task (PySpark's batch-based parallelize slicing)."""
-        sizes = parallelize_slice_sizes(len(self.keys), self.map_slices)
+        sizes = parallelize_slice_sizes(len(self.workload.keys), self.map_slices)
         out, start = [], 0
         for s in sizes:
             out.append(list(range(start, start + s)))
@@ -74,11 +115,12 @@ class PySparkJob:
     @cached_property
     def reduce_members(self) -> list[list[int]]:
         """Item indices of each reduce partition (portable_hash(key) % partitions)."""
-        return partition_members(self.keys, self.partitions, self.python_hash_seed, self.python_version)
+        w = self.workload
+        return partition_members(w.keys, self.partitions, w.python_hash_seed, w.python_version)
 
     @cached_property
     def partition_of_item(self) -> list[int]:
-        part = [0] * len(self.keys)
+        part = [0] * len(self.workload.keys)
         for p, members in enumerate(self.reduce_members):
             for i in members:
                 part[i] = p
@@ -112,7 +154,7 @@ class JobSpec:
         if ("stages" in doc) == ("pyspark" in doc):
             raise UserError(f"{where}: give exactly one of 'stages' (explicit form) or 'pyspark'")
         if "pyspark" in doc:
-            return cls(pyspark=_parse_pyspark(doc["pyspark"], f"{where}: pyspark"), where=where)
+            return cls(pyspark=_parse_pyspark(doc["pyspark"], f"{where}: pyspark", source=where), where=where)
         stages = require_list(doc["stages"], f"{where}: stages")
         if not stages:
             raise UserError(f"{where}: stages: at least one stage is needed")
@@ -189,28 +231,42 @@ def _parse_stage(doc: Any, i: int, where: str) -> StageSpec:
     )
 
 
-def _parse_pyspark(doc: Any, where: str) -> PySparkJob:
+def _parse_pyspark(doc: Any, where: str, source: str) -> PySparkJob:
     doc = require_mapping(doc, where)
-    check_keys(doc, ("keys", "python_hash_seed", "python_version", "map_slices", "partitions", "item_bytes"),
-               where, required=("keys",))
+    check_keys(doc, _PYSPARK_FIELDS, where, required=("keys",))
     keys = KeySpec.parse(doc["keys"], f"{where}.keys").keys
     if not keys:
         raise UserError(f"{where}.keys: at least one key is needed")
     map_slices = get_int(doc.get("map_slices", 1), f"{where}.map_slices", minimum=1)
-    job = PySparkJob(
+    item_bytes = doc.get("item_bytes")
+    workload = PySparkWorkload(
         keys=keys,
         python_hash_seed=get_int(doc.get("python_hash_seed", 0), f"{where}.python_hash_seed", minimum=0),
-        python_version=get_str(doc.get("python_version", "3.11"), f"{where}.python_version"),
+        python_version=get_str(doc.get("python_version", DEFAULT_PYTHON_VERSION), f"{where}.python_version"),
         map_slices=map_slices,
-        # PySpark's default shuffle width is the parent's partition count (SPEC §d.3).
-        partitions=get_int(doc.get("partitions", map_slices), f"{where}.partitions", minimum=1),
-        item_bytes=get_int(doc.get("item_bytes", 800_000), f"{where}.item_bytes", minimum=0),
+        item_bytes=None if item_bytes is None else get_int(item_bytes, f"{where}.item_bytes", minimum=0),
+        source=source,
     )
+    # PySpark's default shuffle width is the parent's partition count (SPEC §d.3).
+    job = PySparkJob(workload, get_int(doc.get("partitions", map_slices), f"{where}.partitions", minimum=1))
     try:
         job.reduce_members  # hash every key now: an unsupported key or version fails here
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
     return job
+
+
+def load_workload(path: str | Path | None) -> PySparkWorkload | None:
+    """The workload of a PySpark-form job file, for calibration and validation (None: no file).
+
+    The file is read as `JobSpec.load` reads it, with the same checks; its `partitions`, if
+    any, is ignored, since each recorded run says how many reduce partitions it had."""
+    if path is None:
+        return None
+    job = JobSpec.load(path)
+    if job.pyspark is None:
+        raise UserError(f"{path}: pyspark: missing (calibration and validation need the PySpark job's keys)")
+    return job.pyspark.workload
 
 
 def explicit_stage(name: str, tasks: int, prefs: Sequence[str] = (), cpu_seconds: float = 1.0,

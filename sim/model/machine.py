@@ -40,8 +40,10 @@ class _Completion:
 
 
 class Machine:
+    """One machine's cores, shared by the tasks running on it; `on_complete(task)` as each ends."""
+
     __slots__ = ("env", "name", "cores", "on_complete", "dedicated", "_heap", "_virtual", "_updated_at",
-                 "_token", "_next_at", "_seq", "_dedicated_running", "_done_callbacks")
+                 "_token", "_next_at", "_seq", "_done_callbacks")
 
     def __init__(self, env: simpy.Environment, name: str, cores: int,
                  on_complete: Callable[[Any], None], max_running: int | None = None):
@@ -53,7 +55,6 @@ class Machine:
         self.on_complete = on_complete
         # No more tasks than cores can ever run here: every task runs at rate 1.
         self.dedicated = max_running is not None and max_running <= cores
-        self._dedicated_running = 0
         self._heap: list[tuple[float, int, Any]] = []   # (finish tag, arrival seq, task)
         self._virtual = 0.0
         self._updated_at = 0.0
@@ -63,19 +64,14 @@ class Machine:
         # Shared by every completion: step() only iterates it (and then sets the event's to None).
         self._done_callbacks = (self._dedicated_done,)
 
-    @property
-    def running(self) -> int:
-        return self._dedicated_running if self.dedicated else len(self._heap)
-
-    def rate(self, running: int | None = None) -> float:
+    def rate(self) -> float:
         """Speed of each running task: 1 until the cores are oversubscribed."""
-        n = len(self._heap) if running is None else running
+        n = len(self._heap)
         return 1.0 if n <= self.cores else self.cores / n
 
     def start(self, task: Any, work: float) -> None:
         """Begin serving `task`, which needs `work` CPU seconds; `on_complete(task)` follows."""
         if self.dedicated:
-            self._dedicated_running += 1
             if work < 0:
                 raise ValueError(f"Negative delay {work}")   # as Timeout would
             done = _Completion()
@@ -89,7 +85,6 @@ class Machine:
         self._reschedule()
 
     def _dedicated_done(self, event: _Completion) -> None:
-        self._dedicated_running -= 1
         self.on_complete(event.task)
 
     def _advance(self) -> None:

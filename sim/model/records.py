@@ -11,7 +11,6 @@ number of input items and `cpu_s` the CPU seconds it needed.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -40,10 +39,6 @@ class TaskRecord:
     items: int = 0
     cpu_s: float = 0.0
     stage_name: str = ""
-
-    @property
-    def duration(self) -> float:
-        return self.finish_time - self.launch_time
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,8 +87,3 @@ def to_json(records: Sequence[TaskRecord], event_log_names: bool = False) -> str
         rows = [r.to_dict() for r in records]
     return json.dumps(rows)
 
-
-def to_csv_text(records: Iterable[TaskRecord]) -> str:
-    buf = io.StringIO()
-    write_csv(records, buf)
-    return buf.getvalue()

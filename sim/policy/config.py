@@ -1,7 +1,7 @@
 """The scheduler's configuration: Spark keys plus the Spark version whose rules apply.
 
-`SchedulerConf.from_spark_conf` reads the `spark.*` keys the scheduler cares about (with
-Spark's defaults and parsing) and a Spark version. The version selects behaviour that Spark
+`SchedulerConf.from_spark_conf` reads the `spark.*` keys the scheduler cares about (keys,
+defaults and parsing from `ground.sparkconf.SPARK_KEYS`) and a Spark version. The version selects behaviour that Spark
 changed over time rather than exposing as a key: Spark 2.0/2.1 drop a locality level whose
 wait is 0 (SPARK-18967 landed in 2.2), Spark < 3.1 resets the locality timer on every launch
 (SPARK-18886 made that the internal `spark.locality.wait.legacyResetOnTaskLaunch`), 3.1+
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sparkdelay.ground.errors import UserError
-from sparkdelay.ground.sparkconf import DEFAULTS, parse_bool, parse_duration_ms, parse_int
+from sparkdelay.ground.sparkconf import SPARK_KEYS, lookup
+from sparkdelay.sim.policy.locality import TaskLocality
 
 
 @dataclass(frozen=True, order=True)
@@ -40,17 +41,6 @@ class SparkVersion:
 
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}"
-
-
-# Keys the scheduler model reads. Anything else under `spark.` is kept (and echoed in
-# outputs) but has no effect; a key outside `spark.` is a typo worth stopping for.
-_KNOWN_KEYS = {
-    "spark.locality.wait", "spark.locality.wait.process", "spark.locality.wait.node",
-    "spark.locality.wait.rack", "spark.locality.wait.legacyResetOnTaskLaunch",
-    "spark.scheduler.revive.interval", "spark.shuffle.reduceLocality.enabled", "spark.task.cpus",
-    "spark.task.maxFailures", "spark.excludeOnFailure.enabled", "spark.executor.cores",
-    "spark.python.worker.reuse",
-}
 
 
 @dataclass(frozen=True)
@@ -85,8 +75,6 @@ class SchedulerConf:
         return self.spark_version < SparkVersion(3, 0)
 
     def wait_ms(self, level) -> float:
-        from sparkdelay.sim.policy.locality import TaskLocality
-
         if level == TaskLocality.PROCESS_LOCAL:
             return self.wait_process_ms
         if level == TaskLocality.NODE_LOCAL:
@@ -104,41 +92,37 @@ class SchedulerConf:
                 raise UserError(f"{where}: {key!r} is not a Spark configuration key (they start with 'spark.')")
         version = SparkVersion.parse(spark_version, where=f"{where}: spark_version")
 
-        def get(key: str):
-            return conf.get(key, DEFAULTS.get(key))
+        def get(name: str):
+            # .process/.node/.rack fall back to spark.locality.wait, as in Spark; the error
+            # names the key whose value was read.
+            source, value = lookup(conf, name)
+            return SPARK_KEYS[name].parse(value, f"{where}: {source}")
 
-        def wait(key: str) -> float:
-            # .process/.node/.rack fall back to spark.locality.wait, as in Spark.
-            source = key if key in conf else "spark.locality.wait"
-            return parse_duration_ms(get(source), where=f"{where}: {source}")
-
-        legacy_given = "spark.locality.wait.legacyResetOnTaskLaunch" in conf
-        legacy = parse_bool(get("spark.locality.wait.legacyResetOnTaskLaunch"),
-                            f"{where}: spark.locality.wait.legacyResetOnTaskLaunch")
+        legacy_key = "spark.locality.wait.legacyResetOnTaskLaunch"
+        legacy = get(legacy_key)
         if version < SparkVersion(3, 1):
-            if legacy_given and not legacy:
-                raise UserError(f"{where}: spark.locality.wait.legacyResetOnTaskLaunch=false needs Spark 3.1+ "
+            if legacy_key in conf and not legacy:
+                raise UserError(f"{where}: {legacy_key}=false needs Spark 3.1+ "
                                 f"(Spark {version} always resets the locality timer on launch)")
             legacy = True
         return cls(
             spark_version=version,
-            wait_process_ms=wait("spark.locality.wait.process"),
-            wait_node_ms=wait("spark.locality.wait.node"),
-            wait_rack_ms=wait("spark.locality.wait.rack"),
+            wait_process_ms=get("spark.locality.wait.process"),
+            wait_node_ms=get("spark.locality.wait.node"),
+            wait_rack_ms=get("spark.locality.wait.rack"),
             legacy_reset=legacy,
-            task_cpus=parse_int(get("spark.task.cpus"), f"{where}: spark.task.cpus", minimum=1),
-            revive_interval_ms=parse_duration_ms(get("spark.scheduler.revive.interval"),
-                                                 where=f"{where}: spark.scheduler.revive.interval"),
-            reduce_locality_enabled=parse_bool(get("spark.shuffle.reduceLocality.enabled"),
-                                               f"{where}: spark.shuffle.reduceLocality.enabled"),
-            max_task_failures=parse_int(get("spark.task.maxFailures"), f"{where}: spark.task.maxFailures", minimum=1),
-            exclude_on_failure=parse_bool(conf.get("spark.excludeOnFailure.enabled", "false"),
-                                          f"{where}: spark.excludeOnFailure.enabled"),
-            executor_cores=parse_int(get("spark.executor.cores"), f"{where}: spark.executor.cores", minimum=1),
-            python_worker_reuse=parse_bool(get("spark.python.worker.reuse"), f"{where}: spark.python.worker.reuse"),
+            task_cpus=get("spark.task.cpus"),
+            revive_interval_ms=get("spark.scheduler.revive.interval"),
+            reduce_locality_enabled=get("spark.shuffle.reduceLocality.enabled"),
+            max_task_failures=get("spark.task.maxFailures"),
+            exclude_on_failure=get("spark.excludeOnFailure.enabled"),
+            executor_cores=get("spark.executor.cores"),
+            python_worker_reuse=get("spark.python.worker.reuse"),
             properties={k: str(v) for k, v in conf.items()},
         )
 
     @staticmethod
     def is_modelled_key(key: str) -> bool:
-        return key in _KNOWN_KEYS
+        """A key the scheduler reads; any other `spark.` key is kept (and echoed) but has no effect."""
+        key_info = SPARK_KEYS.get(key)
+        return key_info is not None and key_info.scheduler

@@ -19,6 +19,8 @@ MAX_FAILED_EXEC_PER_NODE_STAGE = 2
 
 
 class TaskSetExcludelist:
+    """Which executors and hosts a taskset's tasks may no longer run on, from its failures."""
+
     def __init__(self) -> None:
         # executor -> task index -> failures of that task there
         self._exec_failures: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -48,3 +50,21 @@ class TaskSetExcludelist:
 
     def is_offer_excluded(self, executor_id: str, host: str) -> bool:
         return executor_id in self.excluded_executors or host in self.excluded_nodes
+
+    # What Spark's suites mock (isExecutorExcludedForTask... returning true), set directly.
+    def exclude_executor_for_task(self, executor_id: str, index: int) -> None:
+        """Task `index` may not run on the executor again, as if it had failed there."""
+        failures = self._exec_failures[executor_id]
+        failures[index] = max(failures[index], MAX_TASK_ATTEMPTS_PER_EXECUTOR)
+
+    def exclude_node_for_task(self, host: str, index: int) -> None:
+        """Task `index` may not run on the host again."""
+        self._node_excluded_tasks[host].add(index)
+
+    def exclude_executor_for_taskset(self, executor_id: str) -> None:
+        """No task of the taskset runs on the executor."""
+        self.excluded_executors.add(executor_id)
+
+    def exclude_node_for_taskset(self, host: str) -> None:
+        """No task of the taskset runs on the host."""
+        self.excluded_nodes.add(host)

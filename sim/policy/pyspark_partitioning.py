@@ -22,6 +22,7 @@ from typing import Any, Iterable, Sequence
 from sparkdelay.ground.errors import UserError
 
 __all__ = [
+    "DEFAULT_PYTHON_VERSION",
     "KeySpec",
     "key_from_yaml",
     "parallelize_slice_sizes",
@@ -38,6 +39,12 @@ _MAXSIZE = (1 << 63) - 1  # sys.maxsize on the 64-bit workers PySpark runs on
 _PY3_MODULUS = (1 << 61) - 1  # sys.hash_info.modulus on 64-bit CPython 3
 _PY3_INF = 314159  # sys.hash_info.inf
 _MAX_SEED = 4294967295  # CPython rejects PYTHONHASHSEED outside [0, 2**32 - 1]
+
+# The workers' CPython when a job, workload or scenario does not say: 3.11, the interpreter the
+# project's real runs were recorded with (data/runs) and the one the study's keys are hashed by
+# (sim.model.study). A fixed version, not the running interpreter: the analysing process is not
+# the workers' (PYSPARK_PYTHON may be any Python), and a file must hash alike on every machine.
+DEFAULT_PYTHON_VERSION = "3.11"
 
 
 def _signed64(x: int) -> int:
@@ -315,7 +322,7 @@ def _portable_hash(key: Any, seed: int, target: _Target, where: str) -> int:
     return _builtin_hash(key, seed, target, where)
 
 
-def portable_hash(key: Any, python_hash_seed: int, python_version: str = "3.11", *, where: str = "key") -> int:
+def portable_hash(key: Any, python_hash_seed: int, python_version: str = DEFAULT_PYTHON_VERSION, *, where: str = "key") -> int:
     """PySpark's `portable_hash(key)` as computed by a worker running CPython `python_version`
     with `PYTHONHASHSEED=python_hash_seed`.
 
@@ -333,7 +340,7 @@ def _check_partitions(num_partitions: Any, where: str) -> int:
 
 
 def partition_of(
-    key: Any, num_partitions: int, python_hash_seed: int, python_version: str = "3.11", *, where: str = "key"
+    key: Any, num_partitions: int, python_hash_seed: int, python_version: str = DEFAULT_PYTHON_VERSION, *, where: str = "key"
 ) -> int:
     """The reduce partition `partitionBy(num_partitions)` puts `key` in: `portable_hash(key) %
     num_partitions` with Python's modulo, so never negative (`PythonPartitioner` then applies
@@ -343,7 +350,7 @@ def partition_of(
 
 
 def partition_members(
-    keys: Iterable[Any], num_partitions: int, python_hash_seed: int, python_version: str = "3.11", *, where: str = "keys"
+    keys: Iterable[Any], num_partitions: int, python_hash_seed: int, python_version: str = DEFAULT_PYTHON_VERSION, *, where: str = "keys"
 ) -> list[list[int]]:
     """For each reduce partition, the indices (into `keys`) of the items it receives, in order."""
     n = _check_partitions(num_partitions, where)
@@ -356,7 +363,7 @@ def partition_members(
 
 
 def partition_sizes(
-    keys: Iterable[Any], num_partitions: int, python_hash_seed: int, python_version: str = "3.11", *, where: str = "keys"
+    keys: Iterable[Any], num_partitions: int, python_hash_seed: int, python_version: str = DEFAULT_PYTHON_VERSION, *, where: str = "keys"
 ) -> list[int]:
     """How many items each reduce partition receives."""
     return [len(m) for m in partition_members(keys, num_partitions, python_hash_seed, python_version, where=where)]
@@ -483,5 +490,5 @@ class KeySpec:
     def __iter__(self):
         return iter(self.keys)
 
-    def partition_sizes(self, num_partitions: int, python_hash_seed: int, python_version: str = "3.11") -> list[int]:
+    def partition_sizes(self, num_partitions: int, python_hash_seed: int, python_version: str = DEFAULT_PYTHON_VERSION) -> list[int]:
         return partition_sizes(self.keys, num_partitions, python_hash_seed, python_version)

@@ -17,6 +17,10 @@ down within a round, and a skipped offer is neither asked nor counted as a rejec
 taskset for which no offer has enough CPUs is passed over as a whole (every pass would skip
 every offer: nothing launched, no reject, so the reset rule would not act either).
 `TaskLaunch` is a named tuple because one is built per launched task.
+
+Public hooks for what Spark's own suites do to a TaskSchedulerImpl besides offering:
+`add_executor` (an executor becomes alive outside a round), `taskset` (look one up),
+`tasksets` (the live ones, in scheduling order), `executor_lost`, `task_finished`, `task_failed`.
 """
 
 from __future__ import annotations
@@ -34,33 +38,36 @@ from sparkdelay.sim.policy.taskset_manager import TaskSetManager
 
 @dataclass(frozen=True)
 class WorkerOffer:
+    """Spark's WorkerOffer: an executor and the cores it has free now."""
+
     executor_id: str
     host: str
     cores: int  # free cores now
 
 
 class TaskLaunch(NamedTuple):
+    """A task handed to an offer (Spark's TaskDescription, with the locality it launched at)."""
+
     taskset_id: str
-    stage_id: int
     index: int
     attempt: int
     executor_id: str
-    host: str
     locality: TaskLocality
     cpus: int
     max_locality: TaskLocality = TaskLocality.ANY  # the pass's cap; NO_PREF passes skip the timer
 
 
 class TaskScheduler:
+    """The tasksets of an application and the offer rounds over them (no clock, no cores)."""
+
     def __init__(self, conf: SchedulerConf, seed: int = 0, racks: Mapping[str, str] | None = None):
         self.conf = conf
         self.rng = random.Random(seed)
         self.registry = ExecutorRegistry(racks)
-        self._tasksets: dict[str, TaskSetManager] = {}   # not yet finished, in submission order
+        self._tasksets: dict[str, TaskSetManager] = {}   # not yet finished, in scheduling (FIFO) order
         self._all_tasksets: dict[str, TaskSetManager] = {}
         self._order: dict[str, int] = {}
         self._no_rejects_since_last_reset: dict[str, bool] = {}
-        self._stage_attempts: dict[int, int] = {}
         # Fixed for the scheduler's life; compared once instead of on every round.
         self._filter_schedulable = conf.spark_version >= SparkVersion(3, 0)
         self._legacy_reset = conf.legacy_reset
@@ -74,12 +81,9 @@ class TaskScheduler:
         # A new attempt of a stage makes the earlier attempts zombies (TSI.submitTasks).
         for other in self._tasksets.values():
             if other.stage_id == stage_id:
-                other.is_zombie = True
-        attempt = self._stage_attempts.get(stage_id, -1) + 1
-        self._stage_attempts[stage_id] = attempt
+                other.mark_zombie()
         tsm = TaskSetManager(taskset_id, stage_id, prefs, self.conf, self.registry, now_ms,
-                             priority=priority, stage_attempt=attempt, cpus_per_task=cpus_per_task,
-                             is_shuffle_map=is_shuffle_map)
+                             priority=priority, cpus_per_task=cpus_per_task, is_shuffle_map=is_shuffle_map)
         self._order[taskset_id] = len(self._order)
         self._all_tasksets[taskset_id] = tsm
         # Keep the live tasksets in FIFO order (priority = job id, then stage id, then
@@ -90,17 +94,25 @@ class TaskScheduler:
         self._drop_finished()
         return tsm
 
-    def taskset(self, taskset_id: str) -> TaskSetManager:
-        return self._all_tasksets[taskset_id]
+    def taskset(self, taskset_id: str) -> TaskSetManager | None:
+        """The manager of a submitted taskset, finished or not; None if never submitted."""
+        return self._all_tasksets.get(taskset_id)
 
-    def is_taskset_finished(self, taskset_id: str) -> bool:
-        tsm = self._all_tasksets[taskset_id]
-        return tsm.tasks_successful == tsm.num_tasks
+    def tasksets(self) -> list[TaskSetManager]:
+        """The live tasksets (submitted, not finished), in scheduling order."""
+        return list(self._tasksets.values())
+
+    def add_executor(self, executor_id: str, host: str) -> None:
+        """An executor becomes alive outside an offer round (Spark's suites: addExecutor, then
+        executorAdded): it is registered and every schedulable taskset recomputes its levels."""
+        self.registry.add(executor_id, host)
+        for tsm in self._schedulable_tasksets():
+            tsm.executor_added()
 
     def _drop_finished(self, tsm: TaskSetManager | None = None) -> None:
         """Remove finished tasksets (Spark's taskSetFinished); only `tsm` when given."""
         if tsm is not None:
-            if tsm.is_zombie and not tsm.running:   # is_finished(), checked on every status update
+            if tsm.is_zombie and not tsm.running:   # inlined: TaskSetManager.is_finished (hot path)
                 self._drop(tsm)
             return
         for t in list(self._tasksets.values()):
@@ -112,9 +124,11 @@ class TaskScheduler:
             del self._tasksets[tsm.taskset_id]
             self._no_rejects_since_last_reset.pop(tsm.taskset_id, None)
 
-    def _sorted_tasksets(self) -> list[TaskSetManager]:
+    def _schedulable_tasksets(self) -> list[TaskSetManager]:
+        """Spark's rootPool.getSortedTaskSetQueue: 3.0+ leaves out zombies and tasksets with
+        nothing pending (Schedulable.isSchedulable), 2.x offers every live taskset."""
         if self._filter_schedulable:
-            return [t for t in self._tasksets.values() if not t.is_zombie and t.pending.all]  # is_schedulable()
+            return [t for t in self._tasksets.values() if not t.is_zombie and t.pending.all]
         return list(self._tasksets.values())
 
     # ------------------------------------------------------------------ the round
@@ -137,7 +151,8 @@ class TaskScheduler:
             available = [offer.cores for offer in shuffled]
             most_free = available[0] if available else 0
         launches: list[TaskLaunch] = []
-        if self._filter_schedulable:   # _sorted_tasksets(), inlined
+        # inlined: TaskScheduler._schedulable_tasksets (hot path)
+        if self._filter_schedulable:
             tasksets = [t for t in self._tasksets.values() if not t.is_zombie and t.pending.all]
         else:
             tasksets = list(self._tasksets.values())
@@ -181,7 +196,7 @@ class TaskScheduler:
         min_locality: TaskLocality | None = None
         resource_offer = tsm.resource_offer
         attempts = tsm.attempts_launched
-        taskset_id, stage_id = tsm.taskset_id, tsm.stage_id
+        taskset_id = tsm.taskset_id
         dropped = False
         for i in candidates:
             offer = shuffled[i]
@@ -193,8 +208,9 @@ class TaskScheduler:
             free = available[i] = available[i] - cpus
             if free < cpus:
                 dropped = True
-            launches.append(TaskLaunch(taskset_id, stage_id, index, attempts[index] - 1,   # attempt_of(index)
-                                       offer.executor_id, offer.host, locality, cpus, max_locality))
+            # attempts[index] - 1: the attempt number of the launch the manager just counted
+            launches.append(TaskLaunch(taskset_id, index, attempts[index] - 1, offer.executor_id, locality, cpus,
+                                       max_locality))
             if min_locality is None or locality < min_locality:
                 min_locality = locality
         if dropped:

@@ -14,7 +14,12 @@ Performance notes (the offer path runs a few times per simulated task): the hot 
 (`resource_offer`, `allowed_locality`, `_dequeue_task`/`_dequeue_from`, `_more_tasks_in`)
 inline Spark's small helpers (`isTaskNeedScheduled`, `tasksNeedToBeScheduledFrom`) and keep
 attributes in locals; each does exactly the checks and the lazy clean-up of the helper it
-replaces, in the same order, so the stacks and the timer evolve as before.
+replaces, in the same order, so the stacks and the timer evolve as before. Every such site is
+marked `# inlined: <source> (hot path)`.
+
+What Spark's suites set on a manager directly has a hook here (`mark_zombie`,
+`ensure_excludelist` with the `TaskSetExcludelist.exclude_*` methods), so scenario replays and
+tests never write the manager's fields.
 """
 
 from __future__ import annotations
@@ -44,13 +49,34 @@ class PendingTasks:
 
 
 class TaskSetManager:
+    """Schedules the tasks of one TaskSet (one attempt of a stage), as Spark's TaskSetManager.
+
+    It keeps track of each task (pending, running, successful), queues a failed task again (up
+    to `spark.task.maxFailures` failures of one task; then the manager becomes a zombie, where
+    Spark aborts the job) and places tasks by locality with delay scheduling. Its interfaces
+    are `resource_offer`, which asks whether it wants to run a task on one executor, and
+    `handle_successful_task`, `handle_failed_task` and `executor_lost`, which tell it that
+    tasks changed state. A zombie launches nothing more; it is finished once nothing runs.
+
+    Locality levels, most local first: PROCESS_LOCAL (the task's data is in that executor),
+    NODE_LOCAL (on that host), NO_PREF (the task prefers nothing), RACK_LOCAL (on that rack),
+    ANY. The valid levels (`levels`) are those at which some pending task prefers an executor,
+    host or rack that is alive, NO_PREF when a task prefers nothing, and always ANY; they are
+    recomputed when executors come and go.
+
+    Delay scheduling: an offer gets a task only at the allowed level or a more local one. The
+    allowed level starts at the most local valid level and widens by one level each time that
+    level's wait (`spark.locality.wait.process/node/rack`) passes without the timer being reset;
+    a level with nothing left to launch is skipped at once. A reset brings the allowed level
+    back to the level of the launch that caused it: every launch in legacy mode, a round that
+    launched without rejecting an offer in 3.1+ (`TaskScheduler`).
+    """
+
     def __init__(self, taskset_id: str, stage_id: int, prefs: Sequence[Sequence[TaskLocation]],
                  conf: SchedulerConf, registry: ExecutorRegistry, now_ms: float, *,
-                 priority: int = 0, stage_attempt: int = 0, cpus_per_task: int | None = None,
-                 is_shuffle_map: bool = False):
+                 priority: int = 0, cpus_per_task: int | None = None, is_shuffle_map: bool = False):
         self.taskset_id = taskset_id
         self.stage_id = stage_id
-        self.stage_attempt = stage_attempt
         self.priority = priority
         self.cpus_per_task = conf.task_cpus if cpus_per_task is None else cpus_per_task
         self.is_shuffle_map = is_shuffle_map
@@ -76,7 +102,6 @@ class TaskSetManager:
         self.running: dict[int, str] = {}            # index -> executor of its running copy
         self.succeeded_on: dict[int, str] = {}        # index -> executor that produced its output
         self.is_zombie = False
-        self.aborted = False
         self.excludelist = TaskSetExcludelist() if conf.exclude_on_failure else None
 
         self.pending = PendingTasks()
@@ -123,7 +148,7 @@ class TaskSetManager:
         for key, stack in stacks.items():
             while stack:
                 index = stack[-1]
-                if copies[index] == 0 and not successful[index]:
+                if copies[index] == 0 and not successful[index]:   # inlined: Spark's isTaskNeedScheduled (hot path)
                     found = True
                     break
                 stack.pop()
@@ -148,7 +173,7 @@ class TaskSetManager:
             # Nothing is ever skipped: pop stale entries until a pending task comes up.
             while stack:
                 index = stack.pop()
-                if copies[index] == 0 and not successful[index]:
+                if copies[index] == 0 and not successful[index]:   # inlined: Spark's isTaskNeedScheduled (hot path)
                     return index
             return None
         position = len(stack)
@@ -158,7 +183,7 @@ class TaskSetManager:
             if excl.is_task_excluded(index, executor_id, host):
                 continue  # left in place: another executor may still take it
             del stack[position]
-            if copies[index] == 0 and not successful[index]:
+            if copies[index] == 0 and not successful[index]:   # inlined: Spark's isTaskNeedScheduled (hot path)
                 return index
         return None
 
@@ -266,9 +291,6 @@ class TaskSetManager:
             self.current_index = self.locality_index(min_locality)
 
     # ------------------------------------------------------------------ offers
-    def is_schedulable(self) -> bool:
-        return not self.is_zombie and bool(self.pending.all)
-
     def resource_offer(self, executor_id: str, host: str, max_locality: TaskLocality, now_ms: float):
         """Offer one executor; returns (index or None, launch locality or None, reject flag)."""
         excl = self.excludelist
@@ -276,7 +298,7 @@ class TaskSetManager:
             return None, None, False
         if max_locality != NO_PREF:
             if self.current_index == self.last_level_index:
-                allowed = ANY   # what allowed_locality returns at the widest level (always ANY)
+                allowed = ANY   # inlined: TaskSetManager.allowed_locality at the widest level (hot path)
             else:
                 allowed = self.allowed_locality(now_ms)
             if max_locality < allowed:
@@ -296,10 +318,6 @@ class TaskSetManager:
         return index, locality, False
 
     # ------------------------------------------------------------------ task outcomes
-    def attempt_of(self, index: int) -> int:
-        """Attempt number of the most recent launch of task `index` (0-based)."""
-        return self.attempts_launched[index] - 1
-
     def handle_successful_task(self, index: int) -> None:
         executor_id = self._stop_running(index)
         if not self.successful[index]:
@@ -307,7 +325,7 @@ class TaskSetManager:
             self.succeeded_on[index] = executor_id
             self.tasks_successful += 1
             if self.tasks_successful == self.num_tasks:
-                self.is_zombie = True
+                self.mark_zombie()   # all done: Spark's successful-taskset zombie
 
     def handle_failed_task(self, index: int, counts_toward_failures: bool = True) -> None:
         executor_id = self._stop_running(index)
@@ -317,8 +335,7 @@ class TaskSetManager:
                     self.registry.executor_host.get(executor_id, ""), executor_id, index)
             self.num_failures[index] += 1
             if self.num_failures[index] >= self.conf.max_task_failures:
-                self.aborted = True  # spark.task.maxFailures reached: the job fails
-                self.is_zombie = True
+                self.mark_zombie()  # spark.task.maxFailures reached: Spark aborts the job
                 return
         if not self.successful[index]:
             self._add_pending_task(index)  # to the end of the stacks: retried first
@@ -332,6 +349,19 @@ class TaskSetManager:
     def is_finished(self) -> bool:
         """A zombie with nothing running: Spark removes it from the pool."""
         return self.is_zombie and not self.running
+
+    # ------------------------------------------------------------------ what Spark's suites set directly
+    def mark_zombie(self) -> None:
+        """No more launches (Spark's isZombie = true): a new attempt of the stage, an abort, or
+        a suite's direct setting."""
+        self.is_zombie = True
+
+    def ensure_excludelist(self) -> TaskSetExcludelist:
+        """The taskset's exclude list, created when `spark.excludeOnFailure.enabled` is off (Spark's
+        suites give a manager a mocked one to exclude executors and hosts directly)."""
+        if self.excludelist is None:
+            self.excludelist = TaskSetExcludelist()
+        return self.excludelist
 
     # ------------------------------------------------------------------ executors
     def executor_added(self) -> None:

@@ -1,6 +1,7 @@
 """`make bench`: how fast the model runs on this machine, measured so anyone can rerun it.
 
     python -m sparkdelay.app.bench                 # everything -> reports/bench.json, bench_profile.txt
+                                                   # (under the current directory; --out, --profile-out)
     python -m sparkdelay.app.bench --quick         # small sizes, one or two runs each (a smoke test)
     python -m sparkdelay.app.bench --only large_stage --only scaling   # updates those sections of
                                                                    # reports/bench.json (see "reruns")
@@ -18,7 +19,8 @@ at the start of every run; the machine may be shared, so read them with the load
 - `scaling`: the same shape at 10k, 100k and 1M tasks (1,000 executors throughout).
 - `study_grid_seconds`: the study grid (N 1..5 x P 1..40 x waits 0/1/3 s x 10 reps = 6,000
   jobs, preset study2017) through `run_sweep` with every core, rows streamed to a temp CSV.
-- `real_vs_model`: the bundled real runs (`data/runs/*/index.jsonl`: driver wall time and job
+- `real_vs_model`: the bundled real runs (`data/runs/*/index.jsonl` of the installed package,
+  `sparkdelay.app.bundled`: driver wall time and job
   duration of a real local Spark run) against the seconds needed to simulate the same
   configuration with the `local` preset.
 - `profile`: cProfile of the large stage, top functions by cumulative and by own time
@@ -41,8 +43,22 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-REPORTS = ROOT / "reports"
+import numpy
+import simpy
+
+from sparkdelay.eventlog.run_index import INDEX_NAME, read_index
+from sparkdelay.sim.model.cluster import ClusterSpec
+from sparkdelay.sim.model.costs import CostModel
+from sparkdelay.sim.model.engine import simulate
+from sparkdelay.sim.model.job import JobSpec, StageSpec
+from sparkdelay.sim.policy.locality import TaskLocation
+
+from sparkdelay.app.bundled import RUNS, bundled, shown
+from sparkdelay.app.presets import local_cluster, study_job
+from sparkdelay.app.runspec import RunSpec
+from sparkdelay.app.sweep import run_sweep
+
+REPORTS = Path("reports")     # default output folder, under the current directory (`make bench`: the repository's)
 
 BENCHMARKS = ("simpy_raw", "large_stage", "scaling", "study_grid", "real_vs_model", "profile")
 
@@ -81,20 +97,11 @@ def _peak_rss_mb() -> float:
                 return int(line.split()[1]) / 1024.0
     except OSError:
         pass
-    import resource
+    import resource   # POSIX only, and only where /proc is missing
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
 def machine_facts() -> dict:
-    import numpy
-    import simpy
     facts = {
         "cpu_count": os.cpu_count(),
         "python": sys.version.split()[0],
@@ -120,10 +127,6 @@ def large_stage(tasks: int, executors: int = 1000, slots: int = 8, pref_fraction
                 wait: str = "3s", spark_version: str = "4.0", cpu_seconds: float = 2.0, cpu_sd: float = 0.5):
     """(cluster, job): `executors` executors of `slots` cores, one per host and machine; task i
     prefers host (i mod k) * (executors / k) for k = pref_fraction x executors hosts."""
-    from sparkdelay.sim.model.cluster import ClusterSpec
-    from sparkdelay.sim.model.job import JobSpec, StageSpec
-    from sparkdelay.sim.policy.locality import TaskLocation
-
     cluster = ClusterSpec.from_dict({
         "spark_version": spark_version,
         "config": {"spark.locality.wait": wait, "spark.executor.cores": str(slots)},
@@ -138,9 +141,6 @@ def large_stage(tasks: int, executors: int = 1000, slots: int = 8, pref_fraction
 
 def _child_stage(tasks: int, executors: int, seed: int) -> dict:
     """In a fresh process: build the shape, simulate it once, report time and memory."""
-    from sparkdelay.sim.model.costs import CostModel
-    from sparkdelay.sim.model.engine import simulate
-
     t0 = time.perf_counter()
     cluster, job = large_stage(tasks, executors)
     t1 = time.perf_counter()
@@ -157,8 +157,7 @@ def _child_stage(tasks: int, executors: int, seed: int) -> dict:
 
 def _run_child(args: list[str]) -> dict:
     cmd = [sys.executable, "-m", "sparkdelay.app.bench", "--child", *args]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")})
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child failed ({' '.join(args)}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -189,8 +188,6 @@ def _stage_runs(tasks: int, executors: int, runs: int) -> dict:
 
 # ------------------------------------------------------------------------------ benchmarks
 def bench_simpy_raw(quick: bool) -> dict:
-    import simpy
-
     n = 200_000 if quick else 1_000_000
     runs = 2 if quick else 5
 
@@ -250,9 +247,6 @@ def bench_scaling(quick: bool) -> dict:
 
 
 def bench_study_grid(quick: bool) -> dict:
-    from sparkdelay.app.runspec import RunSpec
-    from sparkdelay.app.sweep import run_sweep
-
     if quick:
         nodes, parts, waits, reps, runs = [1, 2], list(range(1, 6)), ["0s", "3s"], 2, 1
     else:
@@ -276,23 +270,17 @@ def bench_study_grid(quick: bool) -> dict:
 
 def _real_runs() -> list[dict]:
     runs = []
-    for index in sorted((ROOT / "data" / "runs").glob("*/index.jsonl")):
-        for line in index.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line being written by a running sweep
-            if row.get("status") == "ok" and row.get("driver_wall_s"):
-                row["_index"] = str(index.relative_to(ROOT))
-                runs.append(row)
+    for path in sorted(bundled(RUNS).glob(f"*/{INDEX_NAME}")):
+        index = read_index(path, lenient=True)  # a sweep may be writing its last row right now
+        if index.torn_note:
+            print(index.torn_note, file=sys.stderr)
+        for row in index.rows:
+            if row.status == "ok" and row.fields.get("driver_wall_s"):
+                runs.append({**row.fields, "_index": shown(path)})
     return runs
 
 
 def bench_real_vs_model(quick: bool) -> dict:
-    from sparkdelay.sim.model.costs import CostModel
-    from sparkdelay.sim.model.engine import simulate
-    from sparkdelay.app.presets import local_cluster, study_job
-
     runs = _real_runs()
     if not runs:
         return {"available": False,
@@ -337,9 +325,6 @@ def bench_real_vs_model(quick: bool) -> dict:
 
 
 def bench_profile(quick: bool, out_path: Path | None) -> dict:
-    from sparkdelay.sim.model.costs import CostModel
-    from sparkdelay.sim.model.engine import simulate
-
     tasks, executors = (10_000, 100) if quick else (100_000, 1000)
     cluster, job = large_stage(tasks, executors)
     prof = cProfile.Profile()
@@ -363,7 +348,7 @@ def bench_profile(quick: bool, out_path: Path | None) -> dict:
     stats = pstats.Stats(prof)
     total = stats.total_tt
     top = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:10]
-    return {"tasks": tasks, "profiled_wall_s": wall, "file": _rel(out_path) if out_path else None,
+    return {"tasks": tasks, "profiled_wall_s": wall, "file": str(out_path) if out_path else None,
             "top_own_time": [{"function": f"{Path(fn[0]).name}:{fn[1]}({fn[2]})", "own_s": round(v[2], 3),
                               "share": round(v[2] / total, 3), "calls": v[1]} for fn, v in top]}
 
@@ -464,9 +449,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes and few runs (a smoke test)")
     parser.add_argument("--only", action="append", metavar="NAME", choices=BENCHMARKS,
                         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
-    parser.add_argument("--out", default=None, help="JSON output (default reports/bench.json; "
-                                                    "with --quick reports/bench-quick.json)")
-    parser.add_argument("--profile-out", default=None, help="profile text (default reports/bench_profile.txt)")
+    parser.add_argument("--out", default=None, help="JSON output (default reports/bench.json under the current "
+                                                    "directory; with --quick reports/bench-quick.json)")
+    parser.add_argument("--profile-out", default=None,
+                        help="profile text (default reports/bench_profile.txt under the current directory)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -478,8 +464,6 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         parser.error(f"unknown child {kind}")
 
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     out = Path(args.out) if args.out else REPORTS / ("bench-quick.json" if args.quick else "bench.json")
     prof_out = Path(args.profile_out) if args.profile_out else \
         REPORTS / ("bench_profile-quick.txt" if args.quick else "bench_profile.txt")

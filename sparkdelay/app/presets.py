@@ -6,7 +6,8 @@ reset on every launch, zero-wait levels dropped, an immediate full round when an
 registers), and the study's job: 40 keyed MNIST shards `parallelize`d into one slice (so the
 map side runs on one executor and all shuffle output sits on one host), `partitionBy(P)`, then
 Chainer evaluation per partition. Keys are "shard-00".."shard-39" hashed by CPython 3.11 with
-PYTHONHASHSEED=0 unless other values are given (the study's interpreter and keys are unknown).
+PYTHONHASHSEED=0 unless other values are given (the study's interpreter and keys are unknown;
+`sim.model.study` spells them once).
 
 `local`: worker hosts 127.0.0.2, 127.0.0.3, ... on this one machine, sharing its cores
 (`os.cpu_count()`), Spark 4.0 semantics: the shape of a test cluster started on one box.
@@ -19,20 +20,21 @@ import os
 from sparkdelay.ground.errors import UserError
 
 from sparkdelay.sim.model.cluster import ClusterSpec, ExecutorSpec, MachineSpec
-from sparkdelay.sim.model.job import JobSpec, PySparkJob
-from sparkdelay.sim.model.study import STUDY_ITEM_BYTES, STUDY_KEYS, STUDY_PYTHON_VERSION
-from sparkdelay.sim.policy.pyspark_partitioning import KeySpec
+from sparkdelay.sim.model.job import JobSpec, PySparkJob, PySparkWorkload
+from sparkdelay.sim.model.study import STUDY_ITEM_BYTES, STUDY_KEYS
+from sparkdelay.sim.policy.pyspark_partitioning import DEFAULT_PYTHON_VERSION, KeySpec
 
 PRESETS = ("study2017", "local")
 
 
-def study_job(partitions: int = 40, python_hash_seed: int = 0, python_version: str = STUDY_PYTHON_VERSION,
+def study_job(partitions: int = 40, python_hash_seed: int = 0, python_version: str = DEFAULT_PYTHON_VERSION,
               map_slices: int = 1, item_bytes: int = STUDY_ITEM_BYTES, keys=None) -> JobSpec:
     if partitions < 1:
         raise UserError(f"--partitions: must be at least 1, got {partitions}")
     spec = KeySpec.parse(keys if keys is not None else STUDY_KEYS)
-    return JobSpec(pyspark=PySparkJob(spec.keys, python_hash_seed, python_version, map_slices, partitions,
-                                      item_bytes), where="preset job")
+    workload = PySparkWorkload(spec.keys, python_hash_seed, python_version, map_slices, item_bytes,
+                               source="preset job")
+    return JobSpec(pyspark=PySparkJob(workload, partitions), where="preset job")
 
 
 def study2017_cluster(nodes: int = 5, wait: str = "3s", spark_version: str = "2.1",

@@ -6,8 +6,11 @@ depends on which other points are in the sweep, on the order runs finish in, or 
 of processes. Runs go to a process pool; each finished run is appended to the CSV at once
 (and flushed), so an interrupted sweep resumes where it stopped: rows already in the file,
 matched by their point and the sweep's fingerprint (`sweep_id`, a hash of everything else
-that defines the runs), are not redone. The summary gives, per point, the mean and a 95%
-Student-t interval of the job duration and the fairness index.
+that defines the runs), are not redone; a row torn by a kill mid-write is cut off and redone.
+`run_sweep` returns the rows as `SweepRow` objects (lists and mappings as such); the CSV is
+its side effect, with plain cells a user can read (`node1=8;node2=1`, `0.7;10.6`). The summary
+gives, per point, the mean and a 95% Student-t interval of the job duration and the fairness
+index (`PointSummary`).
 """
 
 from __future__ import annotations
@@ -17,70 +20,26 @@ import hashlib
 import json
 import multiprocessing
 import os
-import re
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from tqdm import tqdm
+
 from sparkdelay.ground.errors import UserError
 from sparkdelay.ground.sparkconf import parse_duration_ms
 
+from sparkdelay.sim.model.engine import simulate
 from sparkdelay.sim.model.metrics import mean_interval
-from sparkdelay.app.runspec import RunSpec
+from sparkdelay.app.runspec import IN_PROCESS_INPUTS, RunSpec
 
 ROW_FIELDS = [
     "sweep_id", "spark_version", "nodes", "partitions", "wait", "rep", "seed",
     "job_duration_s", "stage_durations_s", "fairness_index", "max_tasks_per_host", "hosts_used",
     "tasks_per_host", "locality_counts",
 ]
-POINT_FIELDS = ("spark_version", "nodes", "partitions", "wait")
-
-_RANGE = re.compile(r"^\s*(-?\d+)\s*-\s*(-?\d+)\s*(?::\s*(\d+))?\s*$")
-
-
-# ------------------------------------------------------------------------- parsing lists
-def parse_int_list(text: str | None, name: str, minimum: int = 1) -> list[int] | None:
-    """"1-5", "1-40:5" (step), "1,3,8", or a mix "1-3,8"; None stays None (= the default)."""
-    if text is None:
-        return None
-    values: list[int] = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            raise UserError(f"{name}: empty item in {text!r}")
-        m = _RANGE.match(part)
-        try:
-            if m:
-                lo, hi, step = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
-                if step < 1 or hi < lo:
-                    raise UserError(f"{name}: {part!r} is not an increasing range")
-                values.extend(range(lo, hi + 1, step))
-            else:
-                values.append(int(part))
-        except ValueError:
-            raise UserError(f"{name}: expected whole numbers, ranges a-b or a-b:step, got {part!r}") from None
-    for v in values:
-        if v < minimum:
-            raise UserError(f"{name}: must be at least {minimum}, got {v}")
-    return list(dict.fromkeys(values))
-
-
-def parse_text_list(text: str | None, name: str) -> list[str] | None:
-    if text is None:
-        return None
-    items = [p.strip() for p in str(text).split(",")]
-    if any(not p for p in items):
-        raise UserError(f"{name}: empty item in {text!r}")
-    return list(dict.fromkeys(items))
-
-
-def parse_wait_list(text: str | None, name: str = "--wait") -> list[str] | None:
-    items = parse_text_list(text, name)
-    for item in items or ():
-        parse_duration_ms(item, name)
-    return items
 
 
 # ------------------------------------------------------------------------- points and seeds
@@ -107,7 +66,7 @@ def derive_seed(base_seed: int, point: SweepPoint) -> int:
 
 def sweep_fingerprint(base: RunSpec, base_seed: int) -> str:
     """Everything that defines the runs except the swept values."""
-    fixed = asdict(base)
+    fixed = {f.name: getattr(base, f.name) for f in fields(base)}
     for k in ("nodes", "partitions", "wait", "spark_version"):
         fixed.pop(k)
     for k in ("cluster_path", "job_path", "model_path"):
@@ -115,6 +74,10 @@ def sweep_fingerprint(base: RunSpec, base_seed: int) -> str:
             path = Path(fixed[k])
             fixed[k] = [str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest()[:16]] \
                 if path.exists() else str(path)
+    for k in IN_PROCESS_INPUTS:   # objects: by their contents (a dataclass repr spells every field)
+        obj = fixed.pop(k)
+        if obj is not None:
+            fixed[k] = hashlib.sha256(repr(obj).encode()).hexdigest()[:16]
     text = json.dumps({"base": fixed, "seed": base_seed}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -146,6 +109,91 @@ def point_spec(base: RunSpec, point: SweepPoint) -> RunSpec:
                       spark_version=point.spark_version)
 
 
+# ------------------------------------------------------------------------- rows
+LIST_SEP = ";"      # between the items of a list or mapping cell
+PAIR_SEP = "="      # between a mapping's key and value (host names and locality levels hold neither)
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One finished run of a sweep: its point, its seed and what it measured; one line of the CSV."""
+
+    sweep_id: str
+    spark_version: str
+    nodes: int
+    partitions: int | None          # None: an explicit job (nothing to partition)
+    wait: str
+    rep: int
+    seed: int
+    job_duration_s: float
+    stage_durations_s: list[float]
+    fairness_index: float
+    max_tasks_per_host: int
+    hosts_used: int
+    tasks_per_host: dict[str, int]  # result-stage tasks per host, in the run summary's host order
+    locality_counts: dict[str, int]
+
+    @property
+    def point(self) -> SweepPoint:
+        return SweepPoint(self.spark_version, self.nodes, self.partitions, self.wait, self.rep)
+
+    def cells(self) -> dict[str, str]:
+        """The CSV cells: numbers as Python prints them (they read back to the same value), a list as
+        `a;b`, a mapping as `key=value;key=value`, so the file reads well in a spreadsheet too."""
+        return {
+            "sweep_id": self.sweep_id, "spark_version": self.spark_version, "nodes": str(self.nodes),
+            "partitions": "" if self.partitions is None else str(self.partitions), "wait": self.wait,
+            "rep": str(self.rep), "seed": str(self.seed), "job_duration_s": str(self.job_duration_s),
+            "stage_durations_s": LIST_SEP.join(map(str, self.stage_durations_s)),
+            "fairness_index": str(self.fairness_index), "max_tasks_per_host": str(self.max_tasks_per_host),
+            "hosts_used": str(self.hosts_used), "tasks_per_host": _pairs_cell(self.tasks_per_host),
+            "locality_counts": _pairs_cell(self.locality_counts),
+        }
+
+    @classmethod
+    def from_cells(cls, cells: dict, where: str) -> "SweepRow":
+        """A row read back from the CSV; `where` (file:line) names it in errors."""
+        def cell(name: str) -> str:
+            text = cells.get(name)
+            if text is None:
+                raise UserError(f"{where}: {name}: missing (a row cut short?); use another --out")
+            return text
+
+        def number(name: str, kind):
+            try:
+                return kind(cell(name))
+            except ValueError:
+                raise UserError(f"{where}: {name}: expected a number, got {cell(name)!r}; "
+                                f"not a sparkdelay sweep row, use another --out") from None
+
+        def pairs(name: str) -> dict[str, int]:
+            out = {}
+            for item in filter(None, cell(name).split(LIST_SEP)):
+                key, sep, value = item.rpartition(PAIR_SEP)
+                if not sep or not value.isdigit():
+                    raise UserError(f"{where}: {name}: expected name=count items separated by "
+                                    f"{LIST_SEP!r}, got {cell(name)!r}; use another --out")
+                out[key] = int(value)
+            return out
+
+        try:
+            stages = [float(x) for x in filter(None, cell("stage_durations_s").split(LIST_SEP))]
+        except ValueError:
+            raise UserError(f"{where}: stage_durations_s: expected seconds separated by {LIST_SEP!r}, "
+                            f"got {cell('stage_durations_s')!r}; use another --out") from None
+        return cls(
+            sweep_id=cell("sweep_id"), spark_version=cell("spark_version"), nodes=number("nodes", int),
+            partitions=None if cell("partitions") == "" else number("partitions", int), wait=cell("wait"),
+            rep=number("rep", int), seed=number("seed", int), job_duration_s=number("job_duration_s", float),
+            stage_durations_s=stages, fairness_index=number("fairness_index", float),
+            max_tasks_per_host=number("max_tasks_per_host", int), hosts_used=number("hosts_used", int),
+            tasks_per_host=pairs("tasks_per_host"), locality_counts=pairs("locality_counts"))
+
+
+def _pairs_cell(mapping: dict[str, int]) -> str:
+    return LIST_SEP.join(f"{k}{PAIR_SEP}{v}" for k, v in mapping.items())
+
+
 # ------------------------------------------------------------------------- running
 @lru_cache(maxsize=256)
 def _built(spec: RunSpec):
@@ -158,71 +206,71 @@ def _built(spec: RunSpec):
     return cluster, job, model, cluster.scheduler_conf()
 
 
-def run_point(task: tuple[RunSpec, SweepPoint, int, str]) -> dict:
-    """Run one point (in a worker process) and return its CSV row."""
-    from sparkdelay.sim.model.engine import simulate
-
+def run_point(task: tuple[RunSpec, SweepPoint, int, str]) -> SweepRow:
+    """Run one point (in a worker process) and return its row."""
     base, point, seed, sweep_id = task
     cluster, job, model, conf = _built(point_spec(base, point))
-    result = simulate(cluster, job, model, seed, conf=conf)
-    s = result.summary()
-    return {
-        "sweep_id": sweep_id, "spark_version": point.spark_version, "nodes": point.nodes,
-        "partitions": "" if point.partitions is None else point.partitions, "wait": point.wait,
-        "rep": point.rep, "seed": seed,
-        "job_duration_s": round(s["job_duration_s"], 6),
-        "stage_durations_s": json.dumps([round(d, 6) for d in s["stage_durations_s"]]),
-        "fairness_index": round(s["fairness_index"], 6),
-        "max_tasks_per_host": s["max_tasks_per_host"], "hosts_used": s["hosts_used"],
-        "tasks_per_host": json.dumps(s["tasks_per_host"]),
-        "locality_counts": json.dumps(s["locality_counts"]),
-    }
+    s = simulate(cluster, job, model, seed, conf=conf).summary()
+    return SweepRow(
+        sweep_id=sweep_id, spark_version=point.spark_version, nodes=int(point.nodes),
+        partitions=None if point.partitions is None else int(point.partitions), wait=point.wait,
+        rep=point.rep, seed=seed,
+        # rounded as the CSV has always held them, so a resumed sweep's rows equal a fresh one's
+        job_duration_s=round(s["job_duration_s"], 6),
+        stage_durations_s=[round(d, 6) for d in s["stage_durations_s"]],
+        fairness_index=round(s["fairness_index"], 6),
+        max_tasks_per_host=s["max_tasks_per_host"], hosts_used=s["hosts_used"],
+        tasks_per_host=dict(s["tasks_per_host"]), locality_counts=dict(s["locality_counts"]))
 
 
-def read_rows(path: Path) -> list[dict]:
+def read_sweep_rows(path: Path) -> list[SweepRow]:
+    """The rows of a sweep CSV (none when the file is missing or empty)."""
     if not path.exists() or path.stat().st_size == 0:
         return []
     with open(path, newline="") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames != ROW_FIELDS:
             raise UserError(f"{path}: not a sparkdelay sweep file (columns differ); use another --out")
-        return [row for row in reader if row.get("rep") not in (None, "")]
+        return [SweepRow.from_cells(cells, f"{path}:{reader.line_num}") for cells in reader]
 
 
-def _row_key(row: dict) -> tuple:
-    return (row["spark_version"], int(row["nodes"]), "" if row["partitions"] in ("", None) else int(row["partitions"]),
-            parse_duration_ms(row["wait"], "wait"), int(row["rep"]))
+def _cut_torn_row(path: Path) -> None:
+    """A kill in the middle of writing a row leaves a last line without its newline: cut it off
+    (its run is simply redone), so the rows appended on resume start on a line of their own."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return
+    header = data.split(b"\n", 1)[0].decode(errors="replace").rstrip("\r")
+    if header.split(",") != ROW_FIELDS:
+        return          # not a sweep file: reading it says so, and the file stays as it is
+    with open(path, "r+b") as fh:
+        fh.truncate(data.rfind(b"\n") + 1)
 
 
 def run_sweep(base: RunSpec, out: str | Path, nodes: Sequence[int] | None = None,
               partitions: Sequence[int] | None = None, waits: Sequence[str] | None = None,
               versions: Sequence[str] | None = None, reps: int = 10, base_seed: int = 0,
-              processes: int | None = None, progress: bool = True) -> list[dict]:
-    """Run (or finish) a sweep; returns all its rows, in grid order, as read back from `out`."""
+              processes: int | None = None, progress: bool = True) -> list[SweepRow]:
+    """Run (or finish) a sweep; returns all its rows in grid order. Each finished run is appended
+    to the CSV `out` as it ends (the side effect that lets an interrupted sweep resume)."""
     out = Path(out)
     points = grid(base, nodes, partitions, waits, versions, reps)
     sweep_id = sweep_fingerprint(base, base_seed)
-    existing = read_rows(out)
-    foreign = [r for r in existing if r["sweep_id"] != sweep_id]
-    if foreign:
+    _cut_torn_row(out)
+    existing = read_sweep_rows(out)
+    if any(r.sweep_id != sweep_id for r in existing):
         raise UserError(f"{out}: holds rows of a different sweep (other cluster, job, model or seed); "
                         f"use another --out")
-    done = {_row_key(r): r for r in existing}
+    done = {r.point.key(): r for r in existing}
     todo = [(base, p, derive_seed(base_seed, p), sweep_id) for p in points if p.key() not in done]
-    new_rows: list[dict] = []
-    if todo:
-        new_rows = _execute(todo, out, processes, progress)
-    by_key = {**done, **{_row_key(_as_text(r)): _as_text(r) for r in new_rows}}
+    new_rows = _execute(todo, out, processes, progress) if todo else []
+    by_key = {**done, **{r.point.key(): r for r in new_rows}}
     return [by_key[p.key()] for p in points if p.key() in by_key]
 
 
-def _as_text(row: dict) -> dict:
-    return {k: str(v) for k, v in row.items()}
-
-
-def _execute(todo, out: Path, processes: int | None, progress: bool) -> list[dict]:
-    from tqdm import tqdm
-
+def _execute(todo, out: Path, processes: int | None, progress: bool) -> list[SweepRow]:
     processes = max(1, min(processes or os.cpu_count() or 1, len(todo)))
     new_file = not out.exists() or out.stat().st_size == 0
     if out.parent and not out.parent.exists():
@@ -235,8 +283,8 @@ def _execute(todo, out: Path, processes: int | None, progress: bool) -> list[dic
             writer.writeheader()
             fh.flush()
 
-        def emit(row):
-            writer.writerow(row)
+        def emit(row: SweepRow):
+            writer.writerow(row.cells())
             fh.flush()
             rows.append(row)
             bar.update(1)
@@ -257,32 +305,49 @@ def _execute(todo, out: Path, processes: int | None, progress: bool) -> list[dic
 
 
 # ------------------------------------------------------------------------- summary
-def summarize_rows(rows: Iterable[dict]) -> list[dict]:
-    groups: dict[tuple, list[dict]] = {}
+@dataclass(frozen=True)
+class PointSummary:
+    """All repetitions of one point: the mean and 95 % Student-t interval of its job duration and
+    fairness index, and the mean of its most tasks on one host."""
+
+    spark_version: str
+    nodes: int
+    partitions: int | None
+    wait: str
+    runs: int
+    duration_mean: float
+    duration_low: float
+    duration_high: float
+    fairness_mean: float
+    fairness_low: float
+    fairness_high: float
+    max_tasks_mean: float
+
+
+def point_summaries(rows: Iterable[SweepRow]) -> list[PointSummary]:
+    groups: dict[tuple, list[SweepRow]] = {}
     for row in rows:  # waits compared by value: 3s and 3000ms are one point
-        key = (row["spark_version"], row["nodes"], row["partitions"], parse_duration_ms(row["wait"], "wait"))
+        key = (row.spark_version, row.nodes, row.partitions, parse_duration_ms(row.wait, "wait"))
         groups.setdefault(key, []).append(row)
     out = []
     for group in groups.values():
-        key = tuple(group[0][k] for k in POINT_FIELDS)
-        dur = mean_interval([float(r["job_duration_s"]) for r in group])
-        fair = mean_interval([float(r["fairness_index"]) for r in group])
-        most = mean_interval([float(r["max_tasks_per_host"]) for r in group])
-        out.append({**dict(zip(POINT_FIELDS, key)), "runs": len(group),
-                    "duration_mean": dur[0], "duration_low": dur[1], "duration_high": dur[2],
-                    "fairness_mean": fair[0], "fairness_low": fair[1], "fairness_high": fair[2],
-                    "max_tasks_mean": most[0]})
+        first = group[0]
+        dur = mean_interval([r.job_duration_s for r in group])
+        fair = mean_interval([r.fairness_index for r in group])
+        most = mean_interval([float(r.max_tasks_per_host) for r in group])
+        out.append(PointSummary(first.spark_version, first.nodes, first.partitions, first.wait, len(group),
+                                *dur, *fair, most[0]))
     return out
 
 
-def format_summary(summary: Sequence[dict]) -> str:
+def format_summary(summary: Sequence[PointSummary]) -> str:
     head = f"{'spark':>5} {'nodes':>5} {'parts':>5} {'wait':>6} {'runs':>4}  " \
            f"{'job duration s (95% CI)':>26}  {'fairness (95% CI)':>22}  {'max/host':>8}"
     lines = [head, "-" * len(head)]
     for s in summary:
         lines.append(
-            f"{s['spark_version']:>5} {s['nodes']:>5} {s['partitions'] or '-':>5} {s['wait']:>6} {s['runs']:>4}  "
-            f"{s['duration_mean']:8.2f} [{s['duration_low']:7.2f}, {s['duration_high']:7.2f}]  "
-            f"{s['fairness_mean']:6.3f} [{s['fairness_low']:5.3f}, {s['fairness_high']:5.3f}]  "
-            f"{s['max_tasks_mean']:8.1f}")
+            f"{s.spark_version:>5} {s.nodes:>5} {s.partitions or '-':>5} {s.wait:>6} {s.runs:>4}  "
+            f"{s.duration_mean:8.2f} [{s.duration_low:7.2f}, {s.duration_high:7.2f}]  "
+            f"{s.fairness_mean:6.3f} [{s.fairness_low:5.3f}, {s.fairness_high:5.3f}]  "
+            f"{s.max_tasks_mean:8.1f}")
     return "\n".join(lines)

@@ -18,6 +18,10 @@ import struct
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+import cramjam
+import lz4.block
+import zstandard
+
 from sparkdelay.ground.errors import UserError
 
 CHUNK = 1 << 16
@@ -89,8 +93,6 @@ def _plain(f: BinaryIO) -> Iterator[bytes]:
 
 
 def _zstd(f: BinaryIO) -> Iterator[bytes]:
-    import zstandard
-
     # Spark flushes the zstd stream at every flush of the log, so a file holds many frames;
     # one decompressobj per frame lets a frame cut off at the end of the file be noticed.
     dctx = zstandard.ZstdDecompressor()
@@ -112,8 +114,6 @@ def _zstd(f: BinaryIO) -> Iterator[bytes]:
 
 
 def _lz4(f: BinaryIO) -> Iterator[bytes]:
-    import lz4.block
-
     while True:
         head = f.read(_LZ4_HEADER.size)
         if not head:
@@ -134,8 +134,6 @@ def _lz4(f: BinaryIO) -> Iterator[bytes]:
 
 
 def _snappy(f: BinaryIO) -> Iterator[bytes]:
-    import cramjam
-
     header = f.read(_SNAPPY_HEADER_LEN)
     if len(header) < _SNAPPY_HEADER_LEN:
         if not header:

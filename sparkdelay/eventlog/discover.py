@@ -1,8 +1,9 @@
 """Turn the LOGS arguments of `sparkdelay calibrate` into a list of event logs.
 
 An argument may be one log (a file, or a rolling `eventlog_v2_*` folder: any folder holding
-`events_<n>_*` files), an `index.jsonl` written by `sparkdelay run` (one JSON object per line
-whose `eventlog` names a log, relative to the index's folder; runs without one are skipped), or
+`events_<n>_*` files), an `index.jsonl` written by `sparkdelay run` (read by `run_index`: one JSON
+object per line whose `event_log` names a log, relative to the index's folder; runs without one
+are skipped), or
 a folder of many logs, searched recursively. Inside a folder, an `index.jsonl` wins over
 scanning; otherwise a file counts as a log when its first decompressed bytes are a Spark event
 (`{"Event":`), so names need not follow Spark's, and `.crc`/hidden files are passed over.
@@ -10,7 +11,6 @@ scanning; otherwise a file counts as a log when its first decompressed bytes are
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -18,8 +18,7 @@ from sparkdelay.ground.errors import UserError
 
 from sparkdelay.eventlog.codecs import iter_chunks
 from sparkdelay.eventlog.reader import EVENTS_FILE_RE
-
-INDEX_NAME = "index.jsonl"
+from sparkdelay.eventlog.run_index import INDEX_NAME, read_index
 
 
 def is_rolling_folder(path: Path) -> bool:
@@ -36,44 +35,22 @@ def looks_like_log(path: Path) -> bool:
     return False
 
 
-def index_rows(path: Path):
-    """(line number, row) of each run in a `sparkdelay run` index.jsonl."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{lineno}: not a JSON object ({exc.msg})") from None
-        if not isinstance(entry, dict):
-            raise UserError(f"{path}:{lineno}: expected a JSON object with an \"event_log\" field")
-        yield lineno, entry
-
-
-def read_index(path: Path) -> list[Path]:
+def logs_of_index(path: Path) -> list[Path]:
+    """The event logs a `sparkdelay run` index names (read strictly: every line a run)."""
     logs = []
-    for lineno, entry in index_rows(path):
-        # `sparkdelay run` writes "event_log"; "eventlog" is accepted for hand-made indexes.
-        key = "event_log" if "event_log" in entry else "eventlog"
-        log = entry.get(key)
-        if log is None:
+    for row in read_index(path).rows:
+        log_path = row.event_log()
+        if log_path is None:
             continue  # a run that failed before Spark wrote a log
-        if not isinstance(log, str) or not log:
-            raise UserError(f"{path}:{lineno}: {key}: expected a path, got {log!r}")
-        log_path = path.parent / log
         if not log_path.exists():
-            raise UserError(f"{path}:{lineno}: {key}: {log_path} does not exist")
+            raise UserError(f"{row.where}: event_log: {log_path} does not exist")
         logs.append(log_path)
     return logs
 
 
 def _scan(folder: Path) -> list[Path]:
     if (folder / INDEX_NAME).is_file():
-        return read_index(folder / INDEX_NAME)
+        return logs_of_index(folder / INDEX_NAME)
     found = []
     for root, dirs, files in os.walk(folder):
         root_path = Path(root)
@@ -99,7 +76,7 @@ def find_logs(args: list[str | Path]) -> list[Path]:
         if not path.exists():
             raise UserError(f"{path}: no such file or folder")
         if path.is_file() and path.name.endswith(".jsonl"):
-            logs = read_index(path)
+            logs = logs_of_index(path)
         elif path.is_file() or is_rolling_folder(path):
             logs = [path]
         else:

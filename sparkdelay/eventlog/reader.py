@@ -1,4 +1,4 @@
-"""Read one Spark 3.x/4.x event log into records (`calibration.records`).
+"""Read one Spark 3.x/4.x event log into the records of `sparkdelay.eventlog.log`.
 
 A log is a single file (`<appId>[.codec][.inprogress]`) or a rolling folder
 `eventlog_v2_<appId>/` holding `events_<n>_<appId>[.codec]` files, read in numeric order of n,
@@ -20,7 +20,7 @@ from typing import Iterator
 from sparkdelay.ground.errors import UserError
 
 from sparkdelay.eventlog.codecs import iter_chunks
-from sparkdelay.eventlog.records import EventLog, Executor, Job, Stage, Task
+from sparkdelay.eventlog.log import EventLog, Executor, Job, Stage, Task
 
 EVENTS_FILE_RE = re.compile(r"^events_(\d+)_")
 ROLLING_PREFIX = "eventlog_v2_"

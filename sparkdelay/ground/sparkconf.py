@@ -1,14 +1,22 @@
-"""Spark configuration values as Spark spells and parses them.
+"""Spark configuration values as Spark spells and parses them, and the one table of keys the tool reads.
 
 Spark writes durations as `3s`, `100ms`, `1min` and bare numbers (whose unit depends on the
 key: `spark.locality.wait*` and `spark.scheduler.revive.interval` are in milliseconds when
 no unit is given). `parse_duration_ms` follows `JavaUtils.timeStringAs`. Booleans follow
 Spark's `toBoolean` (only `true`/`false`, any case).
+
+`SPARK_KEYS` lists every `spark.*` key the tool reads, with Spark's default, its kind and
+what it means; the scheduler's configuration (`sim.policy.config`), the cluster file's checks
+(`sim.model.cluster`) and validation's reading of event logs all take keys and defaults from
+it. Defaults are Spark 3.x/4.x's (SPEC.md, "Configuration defaults").
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from sparkdelay.ground.errors import UserError
 
@@ -18,17 +26,79 @@ _UNITS_MS = {
 }
 _DURATION = re.compile(r"^\s*(-?[0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*$")
 
-# Defaults of the keys the model reads (Spark 3.x/4.x; see SPEC.md, "Configuration defaults").
-DEFAULTS = {
-    "spark.locality.wait": "3s",
-    "spark.locality.wait.legacyResetOnTaskLaunch": "false",
-    "spark.scheduler.revive.interval": "1s",
-    "spark.shuffle.reduceLocality.enabled": "true",
-    "spark.task.cpus": "1",
-    "spark.executor.cores": "8",
-    "spark.python.worker.reuse": "true",
-    "spark.task.maxFailures": "4",
-}
+
+@dataclass(frozen=True)
+class SparkKey:
+    """One configuration key: how Spark reads it and what the tool does with it."""
+
+    name: str
+    kind: str                   # "duration", "bool" or "int"
+    default: str | None         # as Spark spells it; None: the `fallback` key's value applies
+    meaning: str
+    unit: str = "ms"            # unit of a bare number (durations only)
+    minimum: int | None = None  # smallest accepted value (ints only)
+    fallback: str | None = None
+    scheduler: bool = True      # part of the scheduler's configuration (False: read for another purpose)
+
+    def parse(self, value: Any, where: str):
+        """The value as the model uses it: milliseconds, bool or int; a bad value is a UserError naming `where`."""
+        if self.kind == "duration":
+            return parse_duration_ms(value, where, default_unit=self.unit)
+        if self.kind == "bool":
+            return parse_bool(value, where)
+        return parse_int(value, where, minimum=self.minimum)
+
+
+_LEVEL_WAIT = "delay before giving up on {} locality for a task (falls back to spark.locality.wait)"
+
+SPARK_KEYS: dict[str, SparkKey] = {k.name: k for k in (
+    SparkKey("spark.locality.wait", "duration", "3s",
+             "delay scheduling: how long a taskset waits at a locality level before trying the next"),
+    SparkKey("spark.locality.wait.process", "duration", None, _LEVEL_WAIT.format("PROCESS_LOCAL"),
+             fallback="spark.locality.wait"),
+    SparkKey("spark.locality.wait.node", "duration", None, _LEVEL_WAIT.format("NODE_LOCAL"),
+             fallback="spark.locality.wait"),
+    SparkKey("spark.locality.wait.rack", "duration", None, _LEVEL_WAIT.format("RACK_LOCAL"),
+             fallback="spark.locality.wait"),
+    SparkKey("spark.locality.wait.legacyResetOnTaskLaunch", "bool", "false",
+             "reset the locality timer on every launch (Spark < 3.1 always does; SPARK-18886)"),
+    SparkKey("spark.scheduler.revive.interval", "duration", "1s",
+             "period of the driver's revive tick, a full offer round on every executor"),
+    SparkKey("spark.shuffle.reduceLocality.enabled", "bool", "true",
+             "prefer the hosts holding most of a reduce task's map output (the 20% rule)"),
+    SparkKey("spark.task.cpus", "int", "1", "cores one task takes from its executor", minimum=1),
+    SparkKey("spark.task.maxFailures", "int", "4", "failures of one task before its job is aborted", minimum=1),
+    SparkKey("spark.excludeOnFailure.enabled", "bool", "false",
+             "exclude executors and hosts on which tasks failed (was spark.blacklist.enabled)"),
+    # Spark's own default is 1 on YARN and all of a worker's cores in standalone mode; the
+    # model needs a number, and 8 is the study's executors' thread count.
+    SparkKey("spark.executor.cores", "int", "8", "task slots of one executor", minimum=1),
+    SparkKey("spark.python.worker.reuse", "bool", "true",
+             "keep idle Python workers for later tasks instead of forking one per task"),
+    # PySpark's SparkContext passes PYTHONHASHSEED to its workers, "0" unless the driver's
+    # environment sets it; the study's runs set it explicitly through executorEnv.
+    SparkKey("spark.executorEnv.PYTHONHASHSEED", "int", "0",
+             "hash seed of the Python workers (read from event logs: it decides portable_hash of str keys)",
+             minimum=0, scheduler=False),
+)}
+
+
+def spark_default(name: str) -> str:
+    """Spark's default of `name`, following fallbacks (`spark.locality.wait.node` -> `spark.locality.wait`)."""
+    key = SPARK_KEYS[name]
+    while key.default is None:
+        key = SPARK_KEYS[key.fallback]
+    return key.default
+
+
+def lookup(conf: Mapping[str, Any], name: str) -> tuple[str, Any]:
+    """(key whose value applies, that value): `name` if set, else its fallback's, else Spark's default.
+
+    The key is returned so an error names the key the user actually wrote."""
+    key = SPARK_KEYS[name]
+    while key.name not in conf and key.fallback is not None:
+        key = SPARK_KEYS[key.fallback]
+    return key.name, conf.get(key.name, key.default)
 
 
 def parse_duration_ms(value, where: str = "duration", default_unit: str = "ms") -> float:

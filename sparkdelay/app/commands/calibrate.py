@@ -2,7 +2,8 @@
 
 LOGS are event-log files, rolling `eventlog_v2_*` folders, folders of logs, or `index.jsonl`
 files from `sparkdelay run`. `--cluster` says which hosts share a machine's cores (needed to
-undo processor sharing); `--workload` gives the job's keys so items per partition are exact.
+undo processor sharing); `--workload`, a PySpark-form job file as `simulate --job` reads it, gives
+the job's keys so items per partition are exact (its `partitions`, if any, is ignored).
 The result is a `sparkdelay-model/1` JSON file for `sim.costs.CostModel.load`; a short summary
 (each parameter with its standard error, RMSE, tasks and runs) goes to stdout.
 """
@@ -24,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("logs", nargs="+", metavar="LOGS",
                         help="event logs, rolling eventlog_v2_* folders, folders of logs, or index.jsonl files")
     parser.add_argument("--cluster", metavar="C", help="cluster YAML (machines: name, cores, hosts)")
-    parser.add_argument("--workload", metavar="W", help="workload YAML with a pyspark: mapping (keys, python_hash_seed, ...)")
+    parser.add_argument("--workload", metavar="W",
+                        help="PySpark-form job YAML, as simulate reads it (pyspark: keys, python_hash_seed, ...)")
     parser.add_argument("-o", "--output", required=True, metavar="MODEL", help="write the fitted model JSON here")
     parser.add_argument("--local-cores", type=positive_int, metavar="N",
                         help="cores of the machine shared by loopback hosts without --cluster (default: this machine's)")
@@ -37,8 +39,10 @@ def _fmt(value: float, se: float | None) -> str:
 
 
 def run(args) -> int:
+    # Imported here, not at the top: the CLI imports every command module to build its parser,
+    # and calibration (scipy, the event-log reader) would add about 0.7 s to `sparkdelay --help`.
     from sparkdelay.calibration.pipeline import calibrate
-    from sparkdelay.eventlog.records import write_csv
+    from sparkdelay.eventlog.log import write_csv
 
     fit, doc, per_log = calibrate(args.logs, args.cluster, args.workload, args.local_cores)
     out = Path(args.output)

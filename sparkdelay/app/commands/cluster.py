@@ -9,9 +9,12 @@ processes recorded there, also after the tool crashed. See `real.cluster`.
 from __future__ import annotations
 
 import argparse
+import re
+
+from sparkdelay.ground.errors import UserError
+from sparkdelay.real.cluster import DEFAULT_STATE_DIR, Cluster, ClusterSpec
 
 from sparkdelay.app.argtypes import positive_int
-from sparkdelay.ground.errors import UserError
 
 NAME = "cluster"
 HELP = "start, inspect or stop a local Spark Standalone cluster (one host per worker)"
@@ -28,7 +31,6 @@ def _port(text: str) -> int:
 
 
 def add_state_dir(p: argparse.ArgumentParser) -> None:
-    from sparkdelay.real.cluster import DEFAULT_STATE_DIR
     p.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR),
                    help="directory for pid files, logs and work dirs (default: %(default)s)")
 
@@ -50,8 +52,7 @@ def add_cluster_options(p: argparse.ArgumentParser, workers_required: bool) -> N
                    help="seconds to wait for each daemon to come up and register (default 60)")
 
 
-def spec_from_args(args, workers: int):
-    from sparkdelay.real.cluster import ClusterSpec
+def spec_from_args(args, workers: int) -> ClusterSpec:
     if not _memory_ok(args.memory):
         raise UserError(f"--memory: expected a size such as 2g or 512m, got {args.memory!r}")
     return ClusterSpec(workers=workers, cores=args.cores, memory=args.memory, pin=args.pin,
@@ -61,7 +62,6 @@ def spec_from_args(args, workers: int):
 
 
 def _memory_ok(text: str) -> bool:
-    import re
     return bool(re.fullmatch(r"[0-9]+[kmgtKMGT]?", text or ""))
 
 
@@ -77,7 +77,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from sparkdelay.real.cluster import Cluster
     cluster = Cluster(args.state_dir)
     if args.action == "start":
         state = cluster.start(spec_from_args(args, args.workers))

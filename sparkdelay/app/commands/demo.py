@@ -5,8 +5,10 @@ Spark 2.1 and 4.0 rules and with evenly filled partitions) through the model wit
 shaped like the study's 2017 nodes (the `CostModel` defaults: no log of that cluster exists to
 calibrate on), compares the model, with the bundled calibration of this machine's runs
 (`data/model.json`), with those runs (`data/runs/shared` and `data/runs/pinned`: in-sample, and in
-the three held-out tests with their naive baseline), writes the report into `reports/`
-and prints where to look and the three headline numbers. About a minute on two cores.
+the three held-out tests with their naive baseline), writes the report into `--out` (default
+`reports/` under the current directory) and prints where to look and the three headline numbers.
+The bundled files come from the installed package (`sparkdelay.app.bundled`), so the demo runs
+from any directory. About a minute on two cores.
 """
 
 from __future__ import annotations
@@ -14,22 +16,24 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from sparkdelay.app.bundled import MODEL, RUNS, bundled
+from sparkdelay.app.commands.report import add_report_arguments, check_common, print_summary
+
 NAME = "demo"
 HELP = "the tour: re-make the 2017 study with the model, compare with bundled real runs, write reports/"
 
-BUNDLED_MODEL = Path("data") / "model.json"
-BUNDLED_RUNS = Path("data") / "runs"
+BUNDLED_MODEL = bundled(MODEL)
+BUNDLED_RUNS = bundled(RUNS)
 
 
 def add_arguments(parser) -> None:
-    from sparkdelay.app.commands.report import add_report_arguments
     add_report_arguments(parser)
 
 
 def run(args) -> int:
+    # Imported here, not at the top: the report draws with matplotlib, about a second more for
+    # every `sparkdelay --help` (the command line imports each command module to build its parser).
     from sparkdelay.app.report import GridSpec, ReportOptions, build_report
-
-    from sparkdelay.app.commands.report import check_common, print_summary
 
     check_common(args)
     # The study grid models the 2017 cluster (8-core Xeon nodes of their own), whose task costs
@@ -41,7 +45,7 @@ def run(args) -> int:
         print(f"model vs measurement: {model} (the bundled calibration of this machine's runs)")
     else:
         print(f"model vs measurement: a fit of the bundled runs ({BUNDLED_MODEL} not found)")
-    runs = [str(BUNDLED_RUNS)] if any(BUNDLED_RUNS.rglob("index.jsonl")) else []
+    runs = [str(BUNDLED_RUNS)] if BUNDLED_RUNS.is_dir() and any(BUNDLED_RUNS.rglob("index.jsonl")) else []
     print(f"real runs: {runs[0] if runs else 'none bundled (model vs measurement is skipped)'}")
     spec = GridSpec(reps=args.reps, seed=args.seed, model_path=None, processes=args.processes)
     print(f"simulating the study grid: {spec.runs_per_sweep} runs x 3 sweeps ...", flush=True)

@@ -15,18 +15,20 @@ import math
 from pathlib import Path
 
 from sparkdelay.app.argtypes import positive_int
+from sparkdelay.app.bundled import PINNED_RUNS, SHARED_RUNS, WORKLOAD, bundled
+from sparkdelay.ground.errors import UserError
 
 NAME = "heldout"
 HELP = "fit on some recorded real runs, predict the others (three held-out splits) vs a naive baseline"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--shared", default="data/runs/shared", metavar="DIR",
-                        help="sweep recorded with workers sharing this machine (default data/runs/shared)")
-    parser.add_argument("--pinned", default="data/runs/pinned", metavar="DIR",
-                        help="sweep recorded with workers pinned one per CPU (default data/runs/pinned)")
-    parser.add_argument("--workload", default="data/study-workload.yaml", metavar="W",
-                        help="workload YAML with the job's keys (default data/study-workload.yaml)")
+    parser.add_argument("--shared", default=str(bundled(SHARED_RUNS)), metavar="DIR",
+                        help="sweep recorded with workers sharing this machine (default: the bundled data/runs/shared)")
+    parser.add_argument("--pinned", default=str(bundled(PINNED_RUNS)), metavar="DIR",
+                        help="sweep recorded with workers pinned one per CPU (default: the bundled data/runs/pinned)")
+    parser.add_argument("--workload", default=str(bundled(WORKLOAD)), metavar="W",
+                        help="workload YAML with the job's keys (default: the bundled data/study-workload.yaml)")
     parser.add_argument("--reps", type=positive_int, default=20, help="simulations per measured run (default 20)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -39,9 +41,10 @@ def result_document(result: dict) -> dict:
 
 
 def run(args) -> int:
+    # Imported here, not at the top: calibration pulls in scipy, which would add ~0.8 s to every
+    # `sparkdelay --help` (the command line imports each command module to build its parser).
     from sparkdelay.calibration.heldout import heldout_tests, load_sweep
-    from sparkdelay.calibration.inputs import load_workload
-    from sparkdelay.ground.errors import UserError
+    from sparkdelay.sim.model.job import load_workload
 
     workload = load_workload(args.workload)
     shared = load_sweep("shared", Path(args.shared), workload)

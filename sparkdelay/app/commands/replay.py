@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from sparkdelay.app.replay import load_scenario, replay
+from sparkdelay.app.replay import replay
+from sparkdelay.app.scenario import load_scenario
 from sparkdelay.ground.errors import UserError
 
 NAME = "replay"

@@ -5,7 +5,9 @@ Runs the study's grid (N = 1..5, P = 1..40, waits 3/1/0 s by default) three time
 partitions), checks findings F1..F13 of STUDY.md on the results, compares the model with the
 real runs found under `--runs` (folders holding `index.jsonl` from `sparkdelay run`, and their
 `cluster.yaml`): in-sample, and in the three held-out tests of `sparkdelay heldout`; and writes
-`OUT/README.md`, `OUT/README_SECTION.md`, `OUT/fig*.png` and `OUT/data/`. See `sparkdelay.report`.
+`OUT/README.md`, `OUT/README_SECTION.md`, `OUT/fig*.png` and `OUT/data/`. See `sparkdelay.app.report`.
+Inputs default to the bundled files (`sparkdelay.app.bundled`), the output to `reports/` under the
+current directory.
 """
 
 from __future__ import annotations
@@ -13,23 +15,26 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from sparkdelay.app.bundled import WORKLOAD, bundled
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.lists import parse_int_list, parse_wait_list
 
-DEFAULT_WORKLOAD = Path("data") / "study-workload.yaml"
+DEFAULT_WORKLOAD = bundled(WORKLOAD)
 
 NAME = "report"
 HELP = "write the study re-made by the model, and model vs real runs, as Markdown with PNG figures"
 
 
 def add_report_arguments(parser, out_default: str = "reports") -> None:
-    parser.add_argument("--out", default=out_default, help=f"output folder (default {out_default})")
+    parser.add_argument("--out", default=out_default,
+                        help=f"output folder, created if needed (default {out_default}/ in the current directory)")
     parser.add_argument("--reps", type=int, default=10, help="simulated runs (seeds) per grid point (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="base seed of every simulation (default 0)")
     parser.add_argument("--validate-reps", type=int, default=5,
                         help="simulated runs per measured run, in-sample and in the held-out tests (default 5)")
     parser.add_argument("--workload", metavar="W", default=None,
-                        help=f"workload YAML of the real runs' job (default {DEFAULT_WORKLOAD} when it exists, "
-                             f"else the study's 40 shards)")
+                        help="workload YAML of the real runs' job (default: the bundled data/study-workload.yaml "
+                             "when installed, else the study's 40 shards)")
     parser.add_argument("--processes", type=int, default=None, help="worker processes (default: all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -60,7 +65,9 @@ def check_common(args) -> None:
 
 
 def run(args) -> int:
-    from sparkdelay.app.sweep import parse_int_list, parse_wait_list
+    # Imported here, not at the top: the report draws with matplotlib (and simulates with numpy),
+    # which would add about a second to every `sparkdelay --help` (the command line imports each
+    # command module to build its parser).
     from sparkdelay.app.report import GridSpec, ReportOptions, build_report
 
     check_common(args)

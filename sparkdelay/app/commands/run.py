@@ -12,11 +12,21 @@ runs. A failed run is recorded with its status and the sweep goes on.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from tqdm import tqdm
+
+from sparkdelay.eventlog.run_index import INDEX_NAME, append_row, read_index
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.lists import parse_int_list, parse_wait_list
+from sparkdelay.real.cluster import Cluster, ClusterSpec
+from sparkdelay.real.plan import JobShape, RunPoint, plan
+from sparkdelay.real.spark_env import check_java
+from sparkdelay.sim.model.study import STUDY_ITEMS, STUDY_KEY_FORMAT
 
 from sparkdelay.app.commands.cluster import add_cluster_options, add_state_dir, spec_from_args
 
@@ -28,14 +38,14 @@ LOCAL = "local-cluster"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--master", default=LOCAL,
                    help="spark://host:port, or 'local-cluster' to start the tool's own cluster (default)")
-    p.add_argument("--nodes", required=True, help="workers/executors to use: N, list 1,2,4 or range 1-3")
-    p.add_argument("--partitions", required=True, help="P of partitionBy(P): number, list or range")
+    p.add_argument("--nodes", required=True, help="workers/executors to use: N, list 1,2,4 or range 1-3 (1-5:2 steps by 2)")
+    p.add_argument("--partitions", required=True, help="P of partitionBy(P): number, list or range (1-40:5 steps by 5)")
     p.add_argument("--wait", default="3s", help="spark.locality.wait: one duration or a list such as 0s,3s (default 3s)")
     p.add_argument("--reps", type=int, default=1, help="repetitions of every configuration (default 1)")
     p.add_argument("--out", default="runs", help="output dir: index.jsonl, eventlogs/, logs/ (default runs/)")
     job = p.add_argument_group("job")
-    job.add_argument("--items", type=int, default=40, help="keyed items (test-set shards) (default 40)")
-    job.add_argument("--key-format", default="shard-{:02d}", help="key of item i (default %(default)r)")
+    job.add_argument("--items", type=int, default=STUDY_ITEMS, help="keyed items (test-set shards) (default %(default)s)")
+    job.add_argument("--key-format", default=STUDY_KEY_FORMAT, help="key of item i (default %(default)r)")
     job.add_argument("--map-slices", type=int, default=1, help="numSlices of parallelize (default 1, as in the study)")
     job.add_argument("--work-repeat", type=int, default=2000,
                      help="evaluate each shard K times, so an item takes ~0.5 s of CPU with the bundled data (default 2000)")
@@ -58,7 +68,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _shape(args):
-    from sparkdelay.real.sweep import JobShape
     for option, value in (("--items", args.items), ("--map-slices", args.map_slices),
                           ("--work-repeat", args.work_repeat)):
         if value < 1:
@@ -75,6 +84,8 @@ def _shape(args):
 
 def _prepare_model(shape) -> str:
     """Load MNIST and train (or load cached) weights now, so no run's time includes training."""
+    # Imported here, as `run_one` is: the driver's modules pull in numpy, ~150 ms more for every
+    # `sparkdelay` start (the command line imports each command module to build its parser).
     from sparkdelay.real import items, mnist, model
     from sparkdelay.real.job import WEIGHTS_CACHE
     data = mnist.load(shape.mnist_dir)
@@ -87,62 +98,95 @@ def _prepare_model(shape) -> str:
 
 
 def run(args) -> int:
-    from sparkdelay.eventlog import run_index as index
-    from sparkdelay.real.cluster import Cluster
-    from sparkdelay.real.runner import run_one
-    from sparkdelay.real.sweep import parse_int_list, parse_wait_list, plan
+    runs, nodes = _plan(args)
+    index_path = Path(args.out) / INDEX_NAME
+    todo = _todo(runs, index_path, args.retry_failed)
+    if not todo:
+        return 0
+    target = _target(args, max(nodes))
+    print(_prepare_model(runs[0].shape), flush=True)
+    counts = _sweep(todo, target, args, index_path)
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    print(f"done: {summary}; rows in {index_path}")
+    return 0 if set(counts) <= {"ok"} else 1
 
+
+def _plan(args) -> tuple[list[RunPoint], list[int]]:
+    """Every run the options ask for, and the node counts."""
     nodes = parse_int_list(args.nodes, "--nodes")
     partitions = parse_int_list(args.partitions, "--partitions")
     waits = parse_wait_list(args.wait)
-    shape = _shape(args)
-    runs = plan(shape, nodes, partitions, waits, args.reps)
-    out = Path(args.out)
-    index_path = out / "index.jsonl"
-    done = index.done_ids(index_path, retry_failed=args.retry_failed)
+    return plan(_shape(args), nodes, partitions, waits, args.reps), nodes
+
+
+def _todo(runs: list[RunPoint], index_path: Path, retry_failed: bool) -> list[RunPoint]:
+    """The runs not yet in the index (a row cut off by a crash does not count: that run is redone)."""
+    done: set[str] = set()
+    if index_path.exists():
+        index = read_index(index_path, lenient=True)
+        if index.torn_note:
+            print(index.torn_note, file=sys.stderr)
+        done = index.done_ids(retry_failed=retry_failed)
     todo = [r for r in runs if r.run_id not in done]
     print(f"{len(runs)} runs planned, {len(runs) - len(todo)} already in {index_path}, {len(todo)} to do", flush=True)
-    if not todo:
-        return 0
+    return todo
 
+
+@dataclass
+class _Target:
+    """Where the runs go: an external spark:// master, or the local cluster this command manages."""
+
+    cluster: Cluster
+    managed: bool
+    master: str | None                 # an external master's URL (None: managed)
+    base: ClusterSpec | None = None    # the managed cluster's layout; its worker count follows each run
+    started_here: bool = False         # stop it at the end (unless --keep-cluster)
+
+    def master_for(self, nodes: int, on_restart) -> str:
+        """The master URL for a run on `nodes` workers, (re)starting a managed cluster to that size."""
+        if not self.managed:
+            return self.master
+        if not self.cluster.healthy(workers=nodes):
+            on_restart()
+            self.cluster.stop()
+            self.cluster.start(replace(self.base, workers=nodes))
+        return self.cluster.load().master_url
+
+
+def _target(args, max_nodes: int) -> _Target:
     cluster = Cluster(args.state_dir)
     state = cluster.load()
     if args.master == LOCAL:
-        managed, master = True, None
+        target = _Target(cluster, managed=True, master=None)
     elif args.master.startswith("spark://"):
         managed = state is not None and state.master_url == args.master and cluster.is_running()
-        master = args.master
+        target = _Target(cluster, managed=managed, master=args.master)
     else:
         raise UserError(f"--master: expected spark://host:port or {LOCAL}, got {args.master!r}")
-    started_here = managed and not cluster.is_running()
-    from sparkdelay.real.spark_env import check_java
+    target.started_here = target.managed and not cluster.is_running()
     check_java()  # every driver starts a JVM, whoever runs the cluster
-    if managed:
-        base = spec_from_args(args, max(nodes))
+    if target.managed:
+        target.base = spec_from_args(args, max_nodes)
         if args.master != LOCAL:  # keep the recorded cluster's layout, only the worker count changes
-            from dataclasses import replace
-            base = replace(state.spec)
-        if base.pin and max(nodes) > len(__import__("os").sched_getaffinity(0)):
-            raise UserError(f"--pin: {max(nodes)} nodes need {max(nodes)} CPUs")
-    print(_prepare_model(shape), flush=True)
+            target.base = replace(state.spec)
+        if target.base.pin and max_nodes > len(os.sched_getaffinity(0)):
+            raise UserError(f"--pin: {max_nodes} nodes need {max_nodes} CPUs")
+    return target
 
-    from tqdm import tqdm
+
+def _sweep(todo: list[RunPoint], target: _Target, args, index_path: Path) -> dict[str, int]:
+    """Run each configuration, append its row as soon as it ends; runs per status."""
+    from sparkdelay.real.runner import run_one   # lazy: see _prepare_model
     counts: dict[str, int] = {}
     bar = tqdm(total=len(todo), unit="run", disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
     try:
         for spec in todo:
-            if managed:
-                from dataclasses import replace
-                if not cluster.healthy(workers=spec.nodes):
-                    bar.set_description(f"starting {spec.nodes} workers")
-                    cluster.stop()
-                    state = cluster.start(replace(base, workers=spec.nodes))
-                master = cluster.load().master_url
+            master = target.master_for(spec.nodes, lambda: bar.set_description(f"starting {spec.nodes} workers"))
             bar.set_description(f"N={spec.nodes} P={spec.partitions} wait={spec.wait} rep={spec.rep}")
-            row = run_one(spec, master, out, codec=args.eventlog_codec, timeout_s=args.run_timeout,
+            row = run_one(spec, master, index_path.parent, codec=args.eventlog_codec, timeout_s=args.run_timeout,
                           keep_logs=args.keep_logs)
-            row["cluster"] = "local" if managed else "external"
-            index.append_row(index_path, row)
+            row["cluster"] = "local" if target.managed else "external"
+            append_row(index_path, row)
             counts[row["status"]] = counts.get(row["status"], 0) + 1
             if row["status"] != "ok":
                 why = row.get("error") or f"executors removed during the run: {row.get('executors_removed')}"
@@ -151,8 +195,6 @@ def run(args) -> int:
             bar.update(1)
     finally:
         bar.close()
-        if started_here and not args.keep_cluster:
-            cluster.stop()
-    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-    print(f"done: {summary}; rows in {index_path}")
-    return 0 if set(counts) <= {"ok"} else 1
+        if target.started_here and not args.keep_cluster:
+            target.cluster.stop()
+    return counts

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
+from sparkdelay.app.presets import PRESETS
 from sparkdelay.ground.errors import UserError
 
 NAME = "simulate"
@@ -20,8 +21,6 @@ HELP = "simulate one job on a cluster and report task placement and times"
 
 def add_run_arguments(parser, sweep: bool = False) -> None:
     """Arguments shared with `sweep` (there --nodes/--partitions/--wait take lists)."""
-    from sparkdelay.app.presets import PRESETS
-
     parser.add_argument("--cluster", metavar="C", help="cluster YAML (default: the preset's cluster)")
     parser.add_argument("--job", metavar="J", help="job YAML (default: the preset's job, the study's 40 shards)")
     parser.add_argument("--preset", choices=PRESETS, help="ready-made cluster + job (default study2017)")
@@ -54,6 +53,9 @@ def _int_option(value, name: str) -> int | None:
         raise UserError(f"{name}: expected a whole number, got {value!r}") from None
 
 
+# The model (and plotting) is imported inside the functions that use it, not at the top: the CLI
+# imports every command module to build its parser, and the engine and run specs would add about
+# 0.3 s each to `sparkdelay --help` (measured with `python -X importtime`).
 def run_spec_from_args(args, **overrides):
     from sparkdelay.app.runspec import RunSpec, parse_conf_pairs
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import sys
 
+from sparkdelay.app.commands.simulate import add_run_arguments
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.lists import parse_int_list, parse_text_list, parse_wait_list
 
 NAME = "sweep"
 HELP = "simulate a grid of nodes x partitions x waits, several seeds each, into a CSV"
 
 
 def add_arguments(parser) -> None:
-    from sparkdelay.app.commands.simulate import add_run_arguments
-
     add_run_arguments(parser, sweep=True)
     parser.add_argument("--reps", type=int, default=10, help="runs per point (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
@@ -28,9 +28,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    # Imported here, not at the top: the CLI imports every command module to build its parser,
+    # and the sweep's model would add about 0.3 s to `sparkdelay --help` (python -X importtime).
     from sparkdelay.app.runspec import RunSpec, parse_conf_pairs
-    from sparkdelay.app.sweep import (format_summary, parse_int_list, parse_text_list, parse_wait_list, run_sweep,
-                           summarize_rows)
+    from sparkdelay.app.sweep import format_summary, point_summaries, run_sweep
 
     if args.processes is not None and args.processes < 1:
         raise UserError(f"--processes: must be at least 1, got {args.processes}")
@@ -44,6 +45,6 @@ def run(args) -> int:
         versions=parse_text_list(args.spark_version, "--spark-version"),
         reps=args.reps, base_seed=args.seed, processes=args.processes,
         progress=not args.no_progress and sys.stderr.isatty())
-    print(format_summary(summarize_rows(rows)))
+    print(format_summary(point_summaries(rows)))
     print(f"{len(rows)} runs in {args.out}")
     return 0

@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("logs", nargs="+", metavar="LOGS",
                         help="event logs, rolling eventlog_v2_* folders, folders of logs, or index.jsonl files")
     parser.add_argument("--model", required=True, metavar="M", help="fitted model (sparkdelay calibrate -o M)")
-    parser.add_argument("--workload", metavar="W", help="workload YAML with the job's keys (default: the study's 40 shards)")
+    parser.add_argument("--workload", metavar="W", help="PySpark-form job YAML with the job's keys (default: the study's 40 shards)")
     parser.add_argument("--cluster", metavar="C", help="cluster YAML saying which hosts share a machine's cores")
     parser.add_argument("--reps", type=positive_int, default=20, help="simulations per measured run (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="base seed of the simulations (default 0)")
@@ -38,13 +38,16 @@ def _vector(values) -> str:
 
 
 def run(args) -> int:
+    # Imported here, not at the top: the CLI imports every command module to build its parser,
+    # and validation (model, event-log reader) would add about 0.4 s to `sparkdelay --help`.
     from sparkdelay.eventlog.discover import find_logs
-    from sparkdelay.calibration.inputs import load_cluster, load_workload
     from sparkdelay.calibration.validate import compare, load_runs, summarize
+    from sparkdelay.sim.model.cluster import load_machines
     from sparkdelay.sim.model.costs import CostModel
+    from sparkdelay.sim.model.job import load_workload
 
     model = CostModel.load(args.model)
-    runs = load_runs(find_logs(args.logs), load_cluster(args.cluster), load_workload(args.workload))
+    runs = load_runs(find_logs(args.logs), load_machines(args.cluster), load_workload(args.workload))
     comparisons = [compare(r, model, args.reps, args.seed)
                    for r in tqdm(runs, desc="validate", unit="run", disable=args.json or not sys.stderr.isatty())]
     summary = summarize(comparisons)

@@ -1,7 +1,8 @@
 """The report's figures (matplotlib, Agg backend, PNG at 100 dpi): each function draws one figure,
 saves it and returns a `Figure` with its file name, title and caption (what it shows, and how
-many runs stand behind each point). Error bars are 95 % Student-t intervals of the mean over the
-repetitions (`sim.metrics.mean_interval`); with one repetition there are none.
+many runs stand behind each point), taken from `captions.FIGURES` by figure id with the numbers
+filled in. Error bars are 95 % Student-t intervals of the mean over the repetitions
+(`sparkdelay.sim.model.metrics.mean_interval`); with one repetition there are none.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sparkdelay.sim.model.metrics import mean_interval  # noqa: E402
+
+from sparkdelay.app.report.captions import FIGURES  # noqa: E402
 from sparkdelay.app.report.grids import Grid, wait_label  # noqa: E402
 from sparkdelay.app.report.timeline import draw  # noqa: E402
 
@@ -34,7 +38,11 @@ def _color(n: int):
     return NODE_COLORS.get(n, plt.get_cmap("tab10")(n % 10))
 
 
-def _save(fig, out: Path, name: str, title: str, caption: str, legend_ax=None, legend_title: str = "") -> Figure:
+def _save(fig, out: Path, fig_id: str, numbers: dict | None = None, legend_ax=None,
+          legend_title: str = "") -> Figure:
+    """Title the figure from `captions.FIGURES[fig_id]` (with `numbers` filled in), save it, describe it."""
+    text = FIGURES[fig_id]
+    title, caption = text.filled(**(numbers or {}))
     fig.suptitle(title, fontsize=11)
     rect = (0, 0, 1, 1)
     if legend_ax is not None:   # one legend for all panels, in a row under them
@@ -43,9 +51,9 @@ def _save(fig, out: Path, name: str, title: str, caption: str, legend_ax=None, l
                    title_fontsize=8, frameon=False)
         rect = (0, 0.1, 1, 1)
     fig.tight_layout(rect=rect)
-    fig.savefig(out / name, dpi=DPI)
+    fig.savefig(out / text.file, dpi=DPI)
     plt.close(fig)
-    return Figure(name, title, caption)
+    return Figure(text.file, title, caption)
 
 
 def _reps_text(grid: Grid) -> str:
@@ -60,7 +68,7 @@ METRICS = {
 }
 
 
-def metric_vs_partitions(grid: Grid, metric: str, out: Path, name: str, title: str, what: str) -> Figure:
+def metric_vs_partitions(grid: Grid, metric: str, out: Path, fig_id: str) -> Figure:
     ylabel, get = METRICS[metric]
     waits = grid.waits
     fig, axes = plt.subplots(1, len(waits), figsize=(4.2 * len(waits), 4.0), sharey=True, squeeze=False)
@@ -79,14 +87,11 @@ def metric_vs_partitions(grid: Grid, metric: str, out: Path, name: str, title: s
     axes[0][0].set_ylabel(ylabel)
     if metric == "fairness":
         axes[0][0].set_ylim(0, 1.05)
-    caption = (f"{what} against the number of partitions P, one line per number of worker nodes N, one panel per "
-               f"locality wait; Spark {grid.version} rules, {grid.description}. Each point is the mean of "
-               f"{_reps_text(grid)}; error bars: 95 % interval of the mean.")
-    return _save(fig, out, name, title, caption, legend_ax=axes[0][0], legend_title="worker nodes")
+    numbers = {"version": grid.version, "description": grid.description, "reps": _reps_text(grid)}
+    return _save(fig, out, fig_id, numbers, legend_ax=axes[0][0], legend_title="worker nodes")
 
 
-def sim_timelines(panels: Sequence[tuple[str, Sequence]], out: Path, name: str, title: str, caption: str,
-                  ncols: int = 2) -> Figure:
+def sim_timelines(panels: Sequence[tuple[str, Sequence]], out: Path, fig_id: str, ncols: int = 2) -> Figure:
     """Several simulated (or real) runs as timelines; panels = [(panel title, bars)]."""
     nrows = math.ceil(len(panels) / ncols)
     heights = [max(len({(b.host, b.executor, b.slot) for b in bars}) for _, bars in panels[i * ncols:(i + 1) * ncols])
@@ -98,13 +103,12 @@ def sim_timelines(panels: Sequence[tuple[str, Sequence]], out: Path, name: str, 
         draw(ax, bars, t, xmax=xmax)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    return _save(fig, out, name, title, caption)
+    return _save(fig, out, fig_id)
 
 
-def even_gain(hashed: Grid, even: Grid, out: Path, name: str) -> Figure:
+def even_gain(hashed: Grid, even: Grid, out: Path, fig_id: str = "even") -> Figure:
     waits = [w for w in hashed.waits if w in (3.0, 0.0)] or hashed.waits
     fig, axes = plt.subplots(1, len(waits), figsize=(5.2 * len(waits), 4.0), sharey=True, squeeze=False)
-    from sparkdelay.sim.model.metrics import mean_interval
     for ax, w in zip(axes[0], waits):
         for n in hashed.nodes:
             xs, ys, lo, hi = [], [], [], []
@@ -123,9 +127,5 @@ def even_gain(hashed: Grid, even: Grid, out: Path, name: str) -> Figure:
         ax.set_xlabel("partitions P")
         ax.grid(linewidth=0.3)
     axes[0][0].set_ylabel("time saved by even partitions (%)")
-    caption = (f"Predicted gain of spreading the 40 items evenly over the P partitions (ceil/floor(40/P) each) "
-               f"instead of hash partitioning them: 100 x (1 - time_even / time_hash), Spark {hashed.version} rules. "
-               f"Each point is the mean over {hashed.reps} paired runs (the same seed for both jobs); error bars: "
-               f"95 % interval of the mean gain. Above 0: even partitioning is faster.")
-    return _save(fig, out, name, "Future work, quantified: even partitions vs partitionBy's hash", caption,
+    return _save(fig, out, fig_id, {"version": hashed.version, "reps": hashed.reps},
                  legend_ax=axes[0][0], legend_title="worker nodes")

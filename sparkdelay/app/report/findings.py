@@ -11,10 +11,14 @@ checks on the Spark 4.0 grid shows which findings today's scheduler would still 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from statistics import mean
 from typing import Callable, Sequence
 
+from sparkdelay.sim.model.engine import simulate
+
+from sparkdelay.app.presets import preset
 from sparkdelay.app.report.grids import Grid, hash_sizes
 
 REPRODUCED = "reproduced"
@@ -306,7 +310,6 @@ def f13(g: Grid, critical: "CriticalPath | None" = None) -> Finding:
 
 
 def _most_common(rows: list[list[int]]) -> str:
-    from collections import Counter
     (best, _), = Counter(tuple(sorted(r, reverse=True)) for r in rows).most_common(1)
     return "/".join(map(str, best))
 
@@ -324,9 +327,6 @@ class CriticalPath:
 
 def critical_path(version: str, nodes: int, partitions: int, wait: str, seeds: Sequence[int],
                   model=None) -> CriticalPath:
-    from sparkdelay.sim.model.engine import simulate
-    from sparkdelay.app.presets import preset
-
     cluster, job = preset("study2017", nodes=nodes, partitions=partitions, wait=wait, spark_version=version)
     biggest = max(len(m) for m in job.pyspark.reduce_members)
     hits, items, launch, first = 0, [], [], []

@@ -1,4 +1,4 @@
-"""The simulated grids behind the report: the study's N x P x wait grid, run by `sim.sweep`.
+"""The simulated grids behind the report: the study's N x P x wait grid, run by `sparkdelay.app.sweep`.
 
 Three sweeps share one base seed (so a point gets the same seed in each, and differences
 between them are not seed noise): the study under Spark 2.1 rules (`study`), the same grid
@@ -8,27 +8,37 @@ with the 40 items spread evenly over the P partitions. The even job keeps the Py
 CPython hashes a small int to itself, so `portable_hash(i) % P` deals the items round-robin and
 every partition holds ceil(40/P) or floor(40/P) of them. Only the assignment of items changes.
 
-`Grid` groups the sweep rows per point and keeps every repetition's values, so findings can
-ask "in every run" as well as "on average".
+`Grid` groups the sweep rows (`SweepRow`) per point and keeps every repetition's values, so
+findings can ask "in every run" as well as "on average". The even job is handed to the sweep as
+a `JobSpec` object; `write_even_job` writes the same job as YAML for the report's readers.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import yaml
+
 from sparkdelay.ground.sparkconf import parse_duration_ms
+from sparkdelay.sim.model.job import JobSpec
+from sparkdelay.sim.model.metrics import mean_interval
+from sparkdelay.sim.model.study import STUDY_ITEM_BYTES, STUDY_ITEMS
+from sparkdelay.sim.policy.pyspark_partitioning import DEFAULT_PYTHON_VERSION, partition_sizes
+
+from sparkdelay.app.presets import study_job
+from sparkdelay.app.runspec import RunSpec
+from sparkdelay.app.sweep import SweepRow, run_sweep
 
 STUDY_NODES = (1, 2, 3, 4, 5)
 STUDY_PARTITIONS = tuple(range(1, 41))
 STUDY_WAITS = ("3s", "1s", "0s")
 STUDY_VERSION = "2.1"
 TODAY_VERSION = "4.0"
-ITEMS = 40
 
 
 @dataclass(frozen=True)
@@ -77,7 +87,6 @@ class Point:
 
     @staticmethod
     def _interval(values: Sequence[float]) -> tuple[float, float, float]:
-        from sparkdelay.sim.model.metrics import mean_interval
         return mean_interval(values)
 
     @property
@@ -112,23 +121,23 @@ class Point:
 class Grid:
     """Points of one sweep, looked up by (nodes, partitions, wait in seconds)."""
 
-    def __init__(self, name: str, version: str, rows: Iterable[dict], description: str = ""):
+    def __init__(self, name: str, version: str, rows: Iterable[SweepRow], description: str = ""):
         self.name = name
         self.version = version
         self.description = description
         self.points: dict[tuple[int, int, float], Point] = {}
         for row in rows:
-            key = (int(row["nodes"]), int(row["partitions"]), wait_s(row["wait"]))
+            key = (row.nodes, row.partitions, wait_s(row.wait))
             p = self.points.get(key)
             if p is None:
                 p = self.points[key] = Point(*key)
-            p.durations.append(float(row["job_duration_s"]))
-            p.fairness.append(float(row["fairness_index"]))
-            p.max_tasks.append(int(row["max_tasks_per_host"]))
-            p.hosts_used.append(int(row["hosts_used"]))
-            per_host = json.loads(row["tasks_per_host"])
-            p.tasks_per_host.append([int(per_host[h]) for h in sorted(per_host, key=_host_order)])
-            p.seeds.append(int(row["seed"]))
+            p.durations.append(row.job_duration_s)
+            p.fairness.append(row.fairness_index)
+            p.max_tasks.append(row.max_tasks_per_host)
+            p.hosts_used.append(row.hosts_used)
+            per_host = row.tasks_per_host
+            p.tasks_per_host.append([per_host[h] for h in sorted(per_host, key=_host_order)])
+            p.seeds.append(row.seed)
 
     def get(self, nodes: int, partitions: int, wait: float) -> Point | None:
         return self.points.get((int(nodes), int(partitions), float(wait)))
@@ -177,28 +186,33 @@ def _host_order(host: str):
 
 
 # ------------------------------------------------------------------------------ running
-def even_keys(count: int = ITEMS) -> list[int]:
+def even_keys(count: int = STUDY_ITEMS) -> list[int]:
     """Keys 0..count-1: PySpark's portable_hash(int) is the int, so partitionBy(P) deals them round-robin."""
     return list(range(count))
 
 
-def write_even_job(path: Path, count: int = ITEMS) -> Path:
-    import yaml
-    doc = {"pyspark": {"keys": even_keys(count), "python_hash_seed": 0, "python_version": "3.11",
-                       "map_slices": 1, "partitions": 1, "item_bytes": 800_000}}
+def _even_job_doc(count: int) -> dict:
+    """The even job in job.yaml's PySpark form: the study's job with integer keys."""
+    return {"pyspark": {"keys": even_keys(count), "python_hash_seed": 0, "python_version": DEFAULT_PYTHON_VERSION,
+                        "map_slices": 1, "partitions": 1, "item_bytes": STUDY_ITEM_BYTES}}
+
+
+def even_job(count: int = STUDY_ITEMS) -> JobSpec:
+    return JobSpec.from_dict(_even_job_doc(count), where="even job")
+
+
+def write_even_job(path: Path, count: int = STUDY_ITEMS) -> Path:
     path.write_text("# The study's job with its 40 items spread evenly over the partitions\n"
                     "# (integer keys: portable_hash(i) % P deals them round-robin).\n"
-                    + yaml.safe_dump(doc, default_flow_style=None, sort_keys=False))
+                    + yaml.safe_dump(_even_job_doc(count), default_flow_style=None, sort_keys=False))
     return path
 
 
-def even_sizes(partitions: int, count: int = ITEMS) -> list[int]:
-    from sparkdelay.sim.policy.pyspark_partitioning import partition_sizes
-    return partition_sizes(even_keys(count), partitions, 0, "3.11")
+def even_sizes(partitions: int, count: int = STUDY_ITEMS) -> list[int]:
+    return partition_sizes(even_keys(count), partitions, 0, DEFAULT_PYTHON_VERSION)
 
 
 def hash_sizes(partitions: int) -> list[int]:
-    from sparkdelay.app.presets import study_job
     return [len(m) for m in study_job(partitions).pyspark.reduce_members]
 
 
@@ -212,26 +226,20 @@ class GridSet:
 
 
 def run_grids(spec: GridSpec, work_dir: str | Path | None = None, progress: bool = False) -> GridSet:
-    """Run the three sweeps (study, today, even) with `sim.sweep.run_sweep`; rows go to CSVs in
-    `work_dir` (a temporary folder if None: the grid takes seconds, so nothing is cached)."""
-    import time
-
-    from sparkdelay.app.runspec import RunSpec
-    from sparkdelay.app.sweep import run_sweep
-
+    """Run the three sweeps (study, today, even) with `sparkdelay.app.sweep.run_sweep`; the sweeps'
+    CSVs go to `work_dir` (a temporary folder if None: the grid takes seconds, so nothing is cached)."""
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sparkdelay-report-") as tmp:
         wd = Path(work_dir) if work_dir is not None else Path(tmp)
         wd.mkdir(parents=True, exist_ok=True)
         for old in ("study.csv", "today.csv", "even.csv"):   # a fresh grid every time
             (wd / old).unlink(missing_ok=True)
-        even_job = write_even_job(wd / "even_job.yaml")
         base = RunSpec(preset="study2017", model_path=spec.model_path)
         common = dict(nodes=list(spec.nodes), partitions=list(spec.partitions), waits=list(spec.waits),
                       reps=spec.reps, base_seed=spec.seed, processes=spec.processes, progress=progress)
         study = run_sweep(base, wd / "study.csv", versions=[STUDY_VERSION], **common)
         today = run_sweep(base, wd / "today.csv", versions=[TODAY_VERSION], **common)
-        even = run_sweep(base.with_(job_path=str(even_job)), wd / "even.csv", versions=[STUDY_VERSION], **common)
+        even = run_sweep(base.with_(job=even_job()), wd / "even.csv", versions=[STUDY_VERSION], **common)
     seconds = time.perf_counter() - start
     return GridSet(
         Grid("study", STUDY_VERSION, study, "the study's job (keys hash-partitioned)"),

@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from sparkdelay.calibration.heldout import fit, heldout_tests, load_sweep
+from sparkdelay.sim.model.job import load_workload
+from sparkdelay.calibration.validate import compare, summarize
+from sparkdelay.eventlog.run_index import INDEX_NAME, read_index
 from sparkdelay.ground.errors import UserError
+from sparkdelay.sim.model.costs import CostModel
+
+from sparkdelay.app.bundled import shown
+from sparkdelay.app.commands.heldout import result_document
 
 SPLITS = ("interpolation", "more_nodes", "other_hardware")
 PINNED = "pinned"
@@ -65,26 +73,23 @@ def sweep_folders(paths: Sequence[str | Path]) -> list[Path]:
         if p.is_file() and p.name.endswith(".jsonl"):
             found.append(p.parent)
         elif p.is_dir():
-            found.extend(i.parent for i in sorted(p.rglob("index.jsonl")))
+            found.extend(i.parent for i in sorted(p.rglob(INDEX_NAME)))
         elif not p.exists():
             raise UserError(f"--runs: {p}: no such file or folder")
     return list(dict.fromkeys(found))
 
 
 def _load_sweep(folder: Path, name: str, workload) -> Sweep:
-    from sparkdelay.calibration.heldout import load_sweep
     skipped: list[str] = []
     runs = load_sweep(name, folder, workload, skipped)
-    rows = [line for line in (folder / "index.jsonl").read_text().splitlines() if line.strip()]
+    rows = read_index(folder / INDEX_NAME, lenient=True).rows   # a torn last row is in `skipped`
     pinned = folder.name == PINNED or any(r.row.get("pin") for r in runs)
     return Sweep(name, folder, runs, len(rows), skipped, (folder / "cluster.yaml").exists(), pinned)
 
 
 def _in_sample_model(runs: list, model_path: str | None):
-    from sparkdelay.calibration.heldout import fit
-    from sparkdelay.sim.model.costs import CostModel
     if model_path is not None and Path(model_path).exists():
-        return CostModel.load(model_path), f"`{model_path}` (the bundled calibration, possibly fitted on these same runs)"
+        return CostModel.load(model_path), f"`{shown(model_path)}` (the bundled calibration, possibly fitted on these same runs)"
     try:
         return fit(runs), f"fitted here (`calibration.heldout.fit`) on all {len(runs)} runs, since no bundled model was given"
     except UserError as exc:
@@ -94,10 +99,6 @@ def _in_sample_model(runs: list, model_path: str | None):
 def load_measured(paths: Sequence[str | Path], workload_path: str | None, model_path: str | None,
                   reps: int = 5, seed: int = 0) -> Measured | None:
     """Read the sweeps under `paths`, predict every run in-sample, run the held-out tests; None: no sweep."""
-    from sparkdelay.calibration.heldout import heldout_tests
-    from sparkdelay.calibration.inputs import load_workload
-    from sparkdelay.calibration.validate import compare
-
     folders = sweep_folders(paths)
     if not folders:
         return None
@@ -153,11 +154,9 @@ def _no_nan(value):
 
 
 def heldout_document(measured: Measured) -> dict:
-    from sparkdelay.app.commands.heldout import result_document
-    from sparkdelay.calibration.validate import summarize
     doc = result_document(measured.heldout)
     doc["in_sample"] = dict(summarize(measured.in_sample), model=measured.model_label, reps=measured.reps)
-    doc["sweeps"] = {s.name: {"folder": str(s.folder), "runs": len(s.runs), "pinned": s.pinned,
+    doc["sweeps"] = {s.name: {"folder": shown(s.folder), "runs": len(s.runs), "pinned": s.pinned,
                               "cluster_file": s.cluster_file, "skipped": s.skipped} for s in measured.sweeps}
     return _no_nan(doc)
 

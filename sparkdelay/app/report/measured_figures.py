@@ -2,13 +2,17 @@
 predicted against measured job duration with y = x, the error per configuration, result-stage tasks
 per host measured and predicted side by side, and one real and one simulated timeline of the same
 configuration next to each other. Each function saves one PNG and returns a `figures.Figure` whose
-caption says how many runs and simulations stand behind it.
+caption (from `captions.FIGURES`) says how many runs and simulations stand behind it.
 """
 
 from __future__ import annotations
 
 import statistics
 from pathlib import Path
+
+from matplotlib.lines import Line2D
+
+from sparkdelay.sim.model.engine import simulate
 
 from sparkdelay.app.report.figures import Figure, _color, _save, plt
 from sparkdelay.app.report.measured import Measured, by_config, config_label, mean_error
@@ -24,8 +28,7 @@ def _splits(m: Measured) -> list:
     return [s for s in m.heldout["splits"] if s.comparisons]
 
 
-def predicted_vs_measured(m: Measured, out: Path, name: str) -> Figure:
-    from matplotlib.lines import Line2D
+def predicted_vs_measured(m: Measured, out: Path, fig_id: str = "scatter") -> Figure:
     fig, ax = plt.subplots(figsize=(5.8, 5.2))
     series = [("in-sample", "o", None, m.in_sample)] + [
         (SPLIT_TEXT[s.name], SPLIT_STYLE[s.name][0], "filled", s.comparisons) for s in _splits(m)]
@@ -48,14 +51,10 @@ def predicted_vs_measured(m: Measured, out: Path, name: str) -> Figure:
     ax.legend(handles=handles, fontsize=7, loc="upper left")
     ax.grid(linewidth=0.3)
     held = ", ".join(f"{len(s.comparisons)} {s.name.replace('_', ' ')}" for s in _splits(m)) or "none possible yet"
-    caption = (f"Predicted against measured Spark job duration, one marker per real run ({len(m.in_sample)} runs). "
-               f"Hollow: in-sample model; filled: a model fitted without that run's part of the data, one marker shape "
-               f"per held-out test (test runs: {held}). Each prediction is the mean of {m.reps} simulated runs "
-               f"(vertical bars: their standard deviation); colour: worker nodes N. Dashed: y = x.")
-    return _save(fig, out, name, "Model vs measurement: job duration on this machine", caption)
+    return _save(fig, out, fig_id, {"runs": len(m.in_sample), "held": held, "reps": m.reps})
 
 
-def error_per_config(m: Measured, out: Path, name: str) -> Figure:
+def error_per_config(m: Measured, out: Path, fig_id: str = "errors") -> Figure:
     ins = by_config(m, m.in_sample)
     keys = list(ins)
     series = [("in-sample", "#9ecae1", ins)] + [(SPLIT_TEXT[s.name], SPLIT_STYLE[s.name][1], by_config(m, s.comparisons))
@@ -76,14 +75,10 @@ def error_per_config(m: Measured, out: Path, name: str) -> Figure:
     ax.set_xlabel(f"configuration ({'sweep, ' if len(m.sweeps) > 1 else ''}nodes N, partitions P, locality wait)")
     ax.legend(fontsize=7)
     ax.grid(axis="y", linewidth=0.3)
-    caption = (f"Signed error of the predicted job duration per configuration ({len(keys)} configurations, "
-               f"{len(m.in_sample)} real runs): mean of {m.reps} simulated runs per real run against the mean of the "
-               f"configuration's real runs. Light: in-sample model; dark: each held-out test that predicted the "
-               f"configuration without having fitted it. Positive: the model is too slow.")
-    return _save(fig, out, name, "Model vs measurement: error per configuration", caption)
+    return _save(fig, out, fig_id, {"configs": len(keys), "runs": len(m.in_sample), "reps": m.reps})
 
 
-def tasks_per_host(m: Measured, out: Path, name: str) -> Figure:
+def tasks_per_host(m: Measured, out: Path, fig_id: str = "hosts") -> Figure:
     groups: dict[tuple, list] = {}
     multi = {k: v for k, v in by_config(m, m.in_sample).items() if k[1] >= 2} or by_config(m, m.in_sample)
     for (sweep, n, p, wait), comps in multi.items():
@@ -110,12 +105,7 @@ def tasks_per_host(m: Measured, out: Path, name: str) -> Figure:
                      fontsize=8)
         ax.set_ylabel("result-stage tasks")
         ax.grid(axis="y", linewidth=0.3)
-    caption = (f"Tasks of the result stage per host, measured (left bar of each pair, mean over the configuration's "
-               f"real runs) and predicted (right, hatched: the most frequent sorted tasks-per-host vector of {m.reps} "
-               f"simulated runs, in-sample model). Segments are hosts from the busiest (dark, bottom) to the least "
-               f"busy, since which host holds the map output differs between runs; \"differs\" marks a configuration "
-               f"where a real run's vector is not the predicted one. Configurations with N >= 2 nodes when any.")
-    return _save(fig, out, name, "Model vs measurement: tasks per host", caption)
+    return _save(fig, out, fig_id, {"reps": m.reps})
 
 
 def _example(m: Measured):
@@ -129,8 +119,7 @@ def _example(m: Measured):
     return min(zip(m.runs, m.in_sample), key=score)
 
 
-def real_vs_sim_timeline(m: Measured, out: Path, name: str, seed: int) -> Figure:
-    from sparkdelay.sim.model.engine import simulate
+def real_vs_sim_timeline(m: Measured, out: Path, seed: int, fig_id: str = "real_timeline") -> Figure:
     run, comparison = _example(m)
     res = simulate(run.measured.cluster, run.measured.job, m.model, seed=seed)   # compare's first seed
     real, sim = bars_from_eventlog(run.measured.log), bars_from_sim(res.tasks)
@@ -143,9 +132,5 @@ def real_vs_sim_timeline(m: Measured, out: Path, name: str, seed: int) -> Figure
     draw(axes[0][1], sim, f"predicted (one simulated run, in-sample model): {res.job_duration_s:.1f} s, tasks per "
                           f"host {vec(res.metrics()['tasks_per_host'])}", xmax=xmax)
     label = config_label((run.sweep, run.row["nodes"], run.row["partitions"], run.row["wait"]), with_sweep=True)
-    caption = (f"One real run and one simulated run of the same configuration ({label}, Spark "
-               f"{comparison.spark_version}; the simulated cluster and job are read from that run's event log): a row "
-               f"per executor thread (real threads numbered in launch order), a bar per task coloured by partition "
-               f"(colours repeat after 20), map side hatched. Single runs, not averages.")
-    return _save(fig, out, name, f"Model vs measurement: timeline of {label}", caption)
+    return _save(fig, out, fig_id, {"label": label, "version": comparison.spark_version})
 

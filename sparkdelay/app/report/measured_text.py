@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 import statistics
 
+from sparkdelay.calibration.heldout import INTERPOLATION_TRAIN_PARTITIONS
+from sparkdelay.calibration.validate import summarize
+
+from sparkdelay.app.bundled import shown
 from sparkdelay.app.report.measured import SPLITS, Measured, percent
 
 TITLE = {"interpolation": "Interpolation", "more_nodes": "More nodes than seen", "other_hardware": "Other hardware"}
@@ -101,7 +105,6 @@ def noise_floor(m: Measured) -> str:
 
 
 def _table(m: Measured) -> list[str]:
-    from sparkdelay.calibration.validate import summarize
     L = ["| test | fitted on / predicted (runs) | model median APE | model p90 APE | placement match | "
          "baseline median APE | baseline p90 APE |", "|---|---|---|---|---|---|---|"]
     ins = summarize(m.in_sample)
@@ -122,7 +125,7 @@ def _sweeps_text(m: Measured) -> str:
         machines = ("its `cluster.yaml` says which hosts share a machine's cores" if s.cluster_file else
                     "no `cluster.yaml`: its loopback workers are modelled as sharing this machine's "
                     f"{os.cpu_count()} cores" + (", which a pinned sweep's do not" if s.pinned else ""))
-        parts.append(f"`{s.folder}` ({'pinned, one CPU per worker' if s.pinned else 'workers sharing the machine'}; "
+        parts.append(f"`{shown(s.folder)}` ({'pinned, one CPU per worker' if s.pinned else 'workers sharing the machine'}; "
                      f"{len(s.runs)} usable runs of {s.rows} index rows"
                      + (f", {len(s.skipped)} left out: {'; '.join(s.skipped)}" if s.skipped else "")
                      + (f"; Spark {', '.join(versions)}" if versions else "") + f"; {machines})")
@@ -171,7 +174,6 @@ def section(m: Measured | None) -> list[str]:
 
 
 def headline(m: Measured | None) -> str:
-    from sparkdelay.calibration.validate import summarize
     if m is None or not m.in_sample:
         return "model vs real runs: no recorded real runs found, no comparison"
     ins = summarize(m.in_sample)
@@ -179,7 +181,6 @@ def headline(m: Measured | None) -> str:
     split = m.split(SPLITS[0])
     if split is None or not split.comparisons:
         return f"model vs real runs on this machine: median job-duration error {tail} (too few runs for the held-out tests)"
-    from sparkdelay.calibration.heldout import INTERPOLATION_TRAIN_PARTITIONS
     s = split.summary()
     trained = ", ".join(map(str, INTERPOLATION_TRAIN_PARTITIONS))
     return (f"model vs real runs on this machine, held out: fitted on {s['train_runs']} runs at P = {trained}, the "
@@ -196,7 +197,6 @@ def summary_paragraph(m: Measured | None) -> str:
     split = m.split(SPLITS[0])
     text = f"**Model vs reality, and what the study could gain.** Against {len(m.in_sample)} real Chainer-on-Spark runs on this machine"
     if split is None or not split.comparisons:
-        from sparkdelay.calibration.validate import summarize
         return text + f", the model's in-sample median error on job duration is {percent(summarize(m.in_sample)['median_ape'])}. "
     s = split.summary()
     return (text + f", the model fitted on some partition counts predicts the {s['test_runs']} runs of the others with "

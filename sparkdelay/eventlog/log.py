@@ -1,4 +1,7 @@
-"""The records an event log is reduced to: small dataclasses, one per Spark entity.
+"""An event log's content: `EventLog` and a small dataclass per Spark entity it records.
+
+One application's executors, jobs, stages and tasks, as `reader` folds them from the listener
+events; `shuffle_job` finds the measured job among them.
 
 Times keep Spark's units and epoch: wall-clock times are epoch milliseconds (`*_ms`), CPU times
 nanoseconds (`*_ns`), as in the log, so nothing is lost by rounding; `seconds()` converts. Every

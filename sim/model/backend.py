@@ -1,0 +1,271 @@
+"""The scheduler backend (Spark's CoarseGrainedSchedulerBackend): executors' free cores and
+the offer rounds that hand them to the policy.
+
+The backend owns each executor's free cores (subtracted at launch, returned at task end) and
+makes offer rounds when Spark does (SPEC §a.1): a periodic revive tick (first at t=0, every
+`spark.scheduler.revive.interval`) offering every registered executor, even with 0 free cores,
+as a full round; a partial round for one executor after a task of its finishes and its cores
+are back; a full round when a stage is submitted; executor registration as the Spark version
+does it (2.x: all cores and a full round; 3.x/4.x: 0 cores until LaunchedExecutor, then a
+partial round with all cores). A launched task runs on its executor's machine (`Machine`:
+processor sharing) and, when it ends, the backend reports it to the policy
+(`TaskScheduler.task_finished`), counts it for its stage and tells the DAG side once the
+stage's last task is done (`DAGScheduler.stage_finished`).
+
+Each executor keeps its idle Python workers, per stage: a Python task pays the worker start-up
+unless its executor has an idle worker that already ran the same stage's function (start-up is
+mostly importing what the function needs, such as Chainer, which a reused worker does once;
+the map side of partitionBy imports nothing of the sort). The stage prices the task.
+
+Rounds that cannot change anything are skipped to keep large runs fast: a full round when no
+task is pending or no core is free (Spark would offer, but every offer would be skipped or
+every taskset would have nothing to give), except that executors the policy has not seen yet
+are still offered, because the executors the policy knows decide a taskset's locality levels.
+Skipping only changes how often the policy's offer shuffle draws random numbers.
+
+Performance (the launch and the task end run once per task; about 1 SimPy event per task on
+a machine with a core per slot, two on a shared one): a running task is a plain tuple, a round
+reuses each executor's cached WorkerOffer, and round totals are updated once per round.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import simpy
+
+from sparkdelay.ground.errors import UserError
+from sparkdelay.sim.model.cluster import ClusterSpec
+from sparkdelay.sim.model.driver import DAGScheduler, Stage
+from sparkdelay.sim.model.machine import Machine
+from sparkdelay.sim.model.records import TaskRecord
+from sparkdelay.sim.policy.config import SchedulerConf
+from sparkdelay.sim.policy.locality import TaskLocality
+from sparkdelay.sim.policy.scheduler import TaskScheduler, WorkerOffer
+
+_LOCALITY_NAME = {level: level.name for level in TaskLocality}   # Enum.name is slow in a hot loop
+_NAN = float("nan")
+
+
+class Executor:
+    """An executor as the backend sees it: free cores, task threads, idle Python workers."""
+
+    __slots__ = ("id", "host", "machine", "cores", "free", "idle_workers", "free_slots", "seen", "offers")
+
+    def __init__(self, spec, machine: Machine, task_cpus: int):
+        self.id = spec.id
+        self.host = spec.host
+        self.machine = machine
+        self.cores = spec.cores
+        self.free = 0
+        self.idle_workers: dict[int, int] = {}   # stage id -> idle Python workers warm for it
+        self.free_slots = list(range(max(1, spec.cores // task_cpus)))   # thread numbers, a heap
+        self.seen = False     # appeared in an offer (so the policy counts it alive)
+        self.offers: dict[int, WorkerOffer] = {}   # free cores -> cached WorkerOffer
+
+
+# A running task, as handed to its machine and back: (record, executor, stage, cpus). A plain
+# tuple, because one is made per task.
+_Running = tuple
+
+
+class SchedulerBackend:
+    """Executors' cores, offer rounds and task launches for one run (see the module docstring)."""
+
+    def __init__(self, env: simpy.Environment, scheduler: TaskScheduler, cluster: ClusterSpec,
+                 conf: SchedulerConf):
+        if conf.revive_interval_ms <= 0:
+            raise UserError("config: spark.scheduler.revive.interval: must be greater than 0")
+        self.task_cpus = conf.task_cpus
+        if all(e.cores < self.task_cpus for e in cluster.executors):
+            raise UserError(f"config: spark.task.cpus={self.task_cpus} exceeds the cores of every executor: "
+                            f"no task could ever run")
+        self.env = env
+        self.scheduler = scheduler
+        self.conf = conf
+        machine_of_host = cluster.machine_of_host()
+        max_running: dict[str, int] = {}
+        for e in cluster.executors:
+            name = machine_of_host[e.host].name
+            max_running[name] = max_running.get(name, 0) + e.cores // self.task_cpus
+        machines = {m.name: Machine(env, m.name, m.cores, self._on_task_end, max_running.get(m.name, 0))
+                    for m in cluster.machines}
+        self.executors = {e.id: Executor(e, machines[machine_of_host[e.host].name], self.task_cpus)
+                          for e in cluster.executors}
+        self._registers_at = {e.id: e.registers_at for e in cluster.executors}
+        self.active: list[Executor] = []     # registration order, as the backend's map
+        self.unseen = 0                      # active executors the policy has not been offered
+        self.total_free = 0
+        self.pending_total = 0
+        self.running_total = 0
+        self.records: list[TaskRecord] = []
+        self._by_taskset: dict[str, Stage] = {}
+        self._next_task_id = 0
+        self._last_progress = 0.0
+        self._stall_limit_s = self._stall_limit()
+        self._reuse = conf.python_worker_reuse
+        self._stage_finished = None   # the DAGScheduler's, once it registers
+
+    def set_dag_scheduler(self, dag: DAGScheduler) -> None:
+        """Spark's TaskSchedulerImpl.setDAGScheduler: where finished stages are reported."""
+        self._stage_finished = dag.stage_finished
+
+    def start(self) -> None:
+        """The revive tick and the executors' registrations (SimPy processes)."""
+        self.env.process(self._revive())
+        self.env.process(self._registrations())
+
+    def _stall_limit(self) -> float:
+        c = self.conf
+        waits = c.wait_process_ms + c.wait_node_ms + c.wait_rack_ms
+        return (waits + 20 * c.revive_interval_ms) / 1000.0 + 60.0
+
+    # ------------------------------------------------------------------ tasksets
+    def submit_tasks(self, stage: Stage, prefs: list) -> None:
+        """TaskSchedulerImpl.submitTasks: the stage's taskset goes to the policy, then a full round."""
+        now = self.env.now
+        self._by_taskset[stage.taskset_id] = stage
+        self.scheduler.submit_taskset(stage.taskset_id, stage.stage_id, prefs, now * 1000.0, priority=0,
+                                      is_shuffle_map=stage.is_shuffle_map)
+        self.pending_total += stage.num_tasks
+        self._last_progress = now
+        self.full_round()   # submitTasks ends with backend.reviveOffers()
+
+    # ------------------------------------------------------------------ offer rounds
+    def _mark_seen(self, executors) -> None:
+        for ex in executors:
+            if not ex.seen:
+                ex.seen = True
+                self.unseen -= 1
+
+    def full_round(self) -> None:
+        """Spark's makeOffers(): every registered executor, isAllFreeResources = true."""
+        if self.pending_total == 0 or self.total_free < self.task_cpus:
+            if not self.unseen:
+                return
+            offered = [ex for ex in self.active if not ex.seen]   # only registration can change
+        else:
+            offered = self.active
+        if self.unseen:
+            self._mark_seen(offered)
+        offers = []
+        for ex in offered:
+            # inlined: the executor's WorkerOffer for its free cores, cached per count (hot path)
+            offer = ex.offers.get(ex.free)
+            if offer is None:
+                offer = ex.offers[ex.free] = WorkerOffer(ex.id, ex.host, ex.free)
+            offers.append(offer)
+        launches = self.scheduler.resource_offers(offers, True, self.env.now * 1000.0)
+        if launches:
+            self._launch(launches)
+
+    def partial_round(self, ex: Executor) -> None:
+        """Spark's makeOffers(executorId): one executor, isAllFreeResources = false."""
+        if ex.seen:
+            if self.pending_total == 0 or ex.free < self.task_cpus:
+                return
+        else:
+            ex.seen = True   # inlined: SchedulerBackend._mark_seen (hot path)
+            self.unseen -= 1
+        # inlined: the executor's WorkerOffer for its free cores, cached per count (hot path)
+        offer = ex.offers.get(ex.free)
+        if offer is None:
+            offer = ex.offers[ex.free] = WorkerOffer(ex.id, ex.host, ex.free)
+        launches = self.scheduler.resource_offers([offer], False, self.env.now * 1000.0)
+        if launches:
+            self._launch(launches)
+
+    # ------------------------------------------------------------------ launch / task end
+    def _launch(self, launches) -> None:
+        now = self.env.now
+        reuse = self._reuse
+        executors, by_taskset, records = self.executors, self._by_taskset, self.records
+        heappop = heapq.heappop
+        task_id = self._next_task_id
+        taken = 0
+        for launch in launches:
+            ex = executors[launch.executor_id]
+            stage = by_taskset[launch.taskset_id]
+            cpus = launch.cpus
+            taken += cpus
+            ex.free -= cpus
+            if ex.free < 0:
+                raise AssertionError(f"executor {ex.id} over-committed by the policy")
+            needs_worker = False
+            if stage.python:
+                # A worker is warm only for the function it already ran: the start-up cost is
+                # mostly importing what that function needs (Chainer), once per process.
+                idle = ex.idle_workers.get(stage.stage_id, 0)
+                if reuse and idle > 0:
+                    ex.idle_workers[stage.stage_id] = idle - 1
+                else:
+                    needs_worker = True
+            cpu, items = stage.cost(launch.index, needs_worker)
+            slot = heappop(ex.free_slots) if ex.free_slots else -1
+            record = TaskRecord(stage.stage_id, task_id, launch.index, launch.attempt, ex.id, ex.host,
+                                _LOCALITY_NAME[launch.locality], now, _NAN, slot, items, cpu, stage.name)
+            task_id += 1
+            records.append(record)
+            ex.machine.start((record, ex, stage, cpus), cpu)
+        # Totals once per round: nothing reads them while the launches are handed out.
+        n = len(launches)
+        self._next_task_id = task_id
+        self.total_free -= taken
+        self.pending_total -= n
+        self.running_total += n
+        self._last_progress = now
+
+    def _on_task_end(self, run: _Running) -> None:
+        now = self.env.now
+        record, ex, stage, cpus = run
+        record.finish_time = now
+        ex.free += cpus
+        self.total_free += cpus
+        self.running_total -= 1
+        if record.slot >= 0:
+            heapq.heappush(ex.free_slots, record.slot)
+        if stage.python and self._reuse:
+            ex.idle_workers[stage.stage_id] = ex.idle_workers.get(stage.stage_id, 0) + 1
+        self._last_progress = now
+        self.scheduler.task_finished(stage.taskset_id, record.index, now * 1000.0)
+        # The DAG side's CompletionEvent without a call per task: the stage's hook (map
+        # statuses), its count of finished tasks, and one report when the stage is done.
+        if stage.on_task_end is not None:
+            stage.on_task_end(record.index, ex)
+        stage.finished += 1
+        # StatusUpdate: cores back, then a partial round for this executor.
+        self.partial_round(ex)
+        if stage.finished == stage.num_tasks:   # inlined: Stage.done (hot path)
+            self._stage_finished(stage)
+
+    # ------------------------------------------------------------------ processes
+    def _revive(self):
+        interval = self.conf.revive_interval_ms / 1000.0
+        while True:
+            self.full_round()
+            if (self.pending_total and not self.running_total and len(self.active) == len(self.executors)
+                    and self.env.now - self._last_progress > self._stall_limit_s):
+                raise UserError(f"the simulation stalled at t={self.env.now:.1f}s: {self.pending_total} tasks "
+                                f"pending, none running, no executor takes them (check prefs and task cpus)")
+            yield self.env.timeout(interval)
+
+    def _register(self, ex: Executor) -> None:
+        self.active.append(ex)
+        self._last_progress = self.env.now
+        self.unseen += 1
+        ex.free = ex.cores
+        self.total_free += ex.cores
+        if self.conf.offers_on_registration:
+            self.full_round()   # 2.x RegisterExecutor: all cores free, then an immediate full round
+        else:
+            # 3.x/4.x: registered with 0 free cores; LaunchedExecutor gives all cores and a
+            # partial round (modelled as following at once).
+            self.partial_round(ex)
+
+    def _registrations(self):
+        registers_at = self._registers_at
+        for ex in sorted(self.executors.values(), key=lambda e: registers_at[e.id]):
+            delay = registers_at[ex.id] - self.env.now
+            if delay > 0:
+                yield self.env.timeout(delay)
+            self._register(ex)
