@@ -30,7 +30,7 @@ from sparkdelay.calibration.fit import fit_model
 from sparkdelay.sim.model.cluster import MachineMap, load_machines
 from sparkdelay.sim.model.job import PySparkWorkload
 from sparkdelay.calibration.samples import LogSamples, samples_from_log
-from sparkdelay.calibration.validate import MeasuredRun, RunComparison, compare, measured_run, percentile, summarize
+from sparkdelay.calibration.validate import MeasuredRun, RunComparison, compare, measured_run, percentile, error_summary
 
 INTERPOLATION_TRAIN_PARTITIONS = (1, 4, 8, 12, 20, 40)
 
@@ -65,7 +65,7 @@ class SplitResult:
     note: str = ""
 
     def summary(self) -> dict:
-        s = summarize(self.comparisons)
+        s = error_summary(self.comparisons)
         apes = sorted(self.baseline_apes)
         s.update({
             "name": self.name, "description": self.description,

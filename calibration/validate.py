@@ -198,7 +198,9 @@ def compare(run: MeasuredRun, model: CostModel, reps: int = 20, seed: int = 0) -
         run.placement, predicted, mode, mode == run.placement.sorted_counts, reps)
 
 
-def summarize(comparisons: list[RunComparison]) -> dict:
+def error_summary(comparisons: list[RunComparison]) -> dict:
+    """Median and p90 of the absolute percentage error of job duration, and the share of runs
+    whose sorted tasks-per-host vector the model predicted (its most likely one)."""
     if not comparisons:
         return {"runs": 0, "median_ape": math.nan, "p90_ape": math.nan, "placement_match": math.nan}
     apes = sorted(c.ape for c in comparisons)
@@ -224,4 +226,4 @@ def load_runs(paths: list[Path], machines: MachineMap, workload: PySparkWorkload
 
 
 __all__ = ["MeasuredRun", "Placement", "RunComparison", "compare", "load_runs", "measured_run", "percentile",
-           "summarize"]
+           "error_summary"]

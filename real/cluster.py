@@ -39,7 +39,9 @@ def worker_host(i: int) -> str:
 
 
 @dataclass
-class ClusterSpec:
+class StandaloneLayout:
+    """The shape of a local Standalone cluster: N workers on loopback hosts, their cores and ports."""
+
     workers: int
     cores: int = 8
     memory: str = "2g"
@@ -63,7 +65,7 @@ class ClusterSpec:
 
 @dataclass
 class ClusterState:
-    spec: ClusterSpec
+    spec: StandaloneLayout
     master_url: str
     started_at: float
     workers: list = field(default_factory=list)  # [{"name", "host", "port", "cpus"}]
@@ -94,7 +96,7 @@ class Cluster:
             return None
         except ValueError:
             raise UserError(f"{self.state_file}: not valid JSON; run `sparkdelay cluster stop --state-dir {self.dir}`") from None
-        return ClusterState(spec=ClusterSpec(**raw["spec"]), master_url=raw["master_url"],
+        return ClusterState(spec=StandaloneLayout(**raw["spec"]), master_url=raw["master_url"],
                             started_at=raw["started_at"], workers=raw.get("workers", []))
 
     def _save(self, state: ClusterState) -> None:
@@ -130,7 +132,7 @@ class Cluster:
         return all(n in recs and procs.is_alive(recs[n]) for n in names)
 
     # -- start ---------------------------------------------------------------------------
-    def start(self, spec: ClusterSpec) -> ClusterState:
+    def start(self, spec: StandaloneLayout) -> ClusterState:
         if spec.workers < 1:
             raise UserError(f"--workers: must be at least 1, got {spec.workers}")
         if spec.cores < 1:
@@ -175,7 +177,7 @@ class Cluster:
             raise
         return state
 
-    def _check_ports(self, spec: ClusterSpec) -> None:
+    def _check_ports(self, spec: StandaloneLayout) -> None:
         wanted = [(MASTER_HOST, spec.master_port, "--master-port"), (MASTER_HOST, spec.webui_port, "--webui-port")]
         for i in range(1, spec.workers + 1):
             wanted.append((worker_host(i), spec.worker_port(i), "--worker-port"))

@@ -1,10 +1,10 @@
-"""The study's driver program, run as its own process: `python -m sparkdelay.real.job ...`.
+"""The real jobs' driver program, run as its own process: `python -m sparkdelay.real.job ...`.
 
-One run = one fresh SparkContext: load MNIST and the (cached) MLP weights, build the keyed
-items, `sc.parallelize(items, map_slices)` (1 slice by default, as in the study, so all
-shuffle output sits on one executor), `.partitionBy(P)`, evaluate every partition with
-Chainer in `mapPartitions`, collect per-item accuracy and check that every item came back
-once. Before the job, it waits until all N executors have registered, so that N nodes
+One run = one fresh SparkContext: build the keyed items (MNIST shards, with the job's cached
+weights, or small payloads; `real.workloads`), `sc.parallelize(items, map_slices)` (1 slice by
+default, as in the study, so all shuffle output sits on one executor), `.partitionBy(P)`, run
+the job's function on every partition in `mapPartitions` (Chainer inference by default),
+collect one row per item and check that every item came back once. Before the job, it waits until all N executors have registered, so that N nodes
 means N. The result (timings, app id, accuracy, per-item rows) is written as JSON to
 `--result`; the exit status says what went wrong (see `EXIT_*`). Started by `real.runner`
 with `PYSPARK_PYTHON` and `PYTHONHASHSEED` set, so a crash cannot take down a sweep.
@@ -21,8 +21,9 @@ from pathlib import Path
 
 from sparkdelay.real import items as itemsmod
 from sparkdelay.real import mnist
+from sparkdelay.real import lenet
 from sparkdelay.real import model as mlp
-from sparkdelay.real.evaluate import partition_evaluator
+from sparkdelay.real.workloads import DEFAULT_JOB, JOBS, job_named, partition_function, small_items
 from sparkdelay.sim.model.study import STUDY_ITEMS, STUDY_KEY_FORMAT
 
 EXIT_OK = 0
@@ -37,6 +38,7 @@ WEIGHTS_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m sparkdelay.real.job", description=__doc__.split("\n\n")[0])
     p.add_argument("--master", required=True, help="spark://host:port")
+    p.add_argument("--job", default=DEFAULT_JOB, choices=list(JOBS), help="what each task does with an item")
     p.add_argument("--nodes", type=int, required=True, help="executors to wait for (one per worker)")
     p.add_argument("--cores", type=int, default=8, help="spark.executor.cores")
     p.add_argument("--executor-memory", default="1g", help="spark.executor.memory")
@@ -81,10 +83,11 @@ def spark_conf(args) -> dict[str, str]:
         "spark.eventLog.rolling.enabled": "false",
         "spark.eventLog.dir": Path(args.eventlog_dir).resolve().as_uri(),
         "spark.executorEnv.PYTHONHASHSEED": seed,
-        # One BLAS thread per task: a task slot is one thread, as on the study's nodes.
-        "spark.executorEnv.OPENBLAS_NUM_THREADS": "1",
-        "spark.executorEnv.OMP_NUM_THREADS": "1",
     }
+    # The job's worker environment, e.g. one BLAS thread per task (a task slot is one thread, as
+    # on the study's nodes); `mlp-blas` sets none, so OpenBLAS uses a thread per visible core.
+    for name, value in job_named(args.job).executor_env.items():
+        conf[f"spark.executorEnv.{name}"] = value
     if args.eventlog_codec != "none":
         conf["spark.eventLog.compress"] = "true"
         conf["spark.eventLog.compression.codec"] = args.eventlog_codec
@@ -120,13 +123,19 @@ def main(argv=None) -> int:
 
 
 def _run(args, result: dict, program_start: float) -> int:
-    data = mnist.load(args.mnist_dir)
-    weights, wpath, trained = mlp.load_or_train(data.x_train, data.y_train, Path(args.weights_cache))
-    net = mlp.build(weights)
-    result["accuracy"] = float((mlp.predict(net, data.x_test) == data.y_test).mean())
-    result.update(mnist_source=data.source, weights=str(wpath), trained_now=trained,
-                  train_images=int(len(data.x_train)), test_images=int(len(data.x_test)))
-    items = itemsmod.make_items(data.x_test, data.y_test, args.items, args.key_format, args.test_limit)
+    job = job_named(args.job)
+    result["job"] = job.name
+    weights = wpath = None
+    if job.uses_mnist:
+        data = mnist.load(args.mnist_dir)
+        net_module = lenet if job.uses_weights == "lenet" else mlp
+        weights, wpath, trained = net_module.load_or_train(data.x_train, data.y_train, Path(args.weights_cache))
+        result["accuracy"] = float((net_module.predict(net_module.build(weights), data.x_test) == data.y_test).mean())
+        result.update(mnist_source=data.source, weights=str(wpath), trained_now=trained,
+                      train_images=int(len(data.x_train)), test_images=int(len(data.x_test)))
+        items = itemsmod.make_items(data.x_test, data.y_test, args.items, args.key_format, args.test_limit)
+    else:
+        items = small_items(itemsmod.keys(args.items, args.key_format))
     expected = [k for k, _ in items]
 
     # pyspark (py4j, about 0.3 s) is imported only by the driver process itself: the sweep's own
@@ -151,10 +160,11 @@ def _run(args, result: dict, program_start: float) -> int:
             result.update(status="executors-missing",
                           error=f"only {len(hosts)} of {args.nodes} executors registered: {hosts}")
             return EXIT_EXECUTORS
-        weights_bc = sc.broadcast(weights)
+        weights_bc = sc.broadcast(weights) if weights is not None else None
         rdd = (sc.parallelize(items, args.map_slices)
                  .partitionBy(args.partitions)
-                 .mapPartitions(partition_evaluator(weights_bc, wpath.stem, args.work_repeat)))
+                 .mapPartitions(partition_function(job, args.work_repeat, weights_bc,
+                                                   wpath.stem if wpath is not None else "")))
         result["collect_start"] = time.time()
         rows = rdd.collect()
         result["collect_end"] = time.time()
@@ -175,8 +185,9 @@ def _run(args, result: dict, program_start: float) -> int:
         result.update(status="incomplete", error=f"missing items {missing}, duplicated {dupes}")
         return EXIT_INCOMPLETE
     result["status"] = "ok"
-    print(f"{result['app_id']}: {len(got)} items, "
-          f"accuracy {result['item_accuracy']:.4f} on {total} test images, "
+    accuracy = (f"accuracy {result['item_accuracy']:.4f} on {total} test images"
+                if result["item_accuracy"] is not None else f"job {job.name}")
+    print(f"{result['app_id']}: {len(got)} items, {accuracy}, "
           f"{result['driver_wall_s']:.1f}s from program start", flush=True)
     return EXIT_OK
 

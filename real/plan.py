@@ -15,12 +15,14 @@ from dataclasses import asdict, dataclass
 
 from sparkdelay.ground.errors import UserError
 from sparkdelay.ground.sparkconf import parse_duration_ms
+from sparkdelay.real.workloads import DEFAULT_JOB
 from sparkdelay.sim.model.study import STUDY_ITEMS, STUDY_KEY_FORMAT
 
 
 @dataclass(frozen=True)
 class JobShape:
     """Everything besides (nodes, partitions, wait, rep) that changes what a run measures."""
+    job: str = DEFAULT_JOB            # `real.workloads.JOBS`: what each task does with an item
     items: int = STUDY_ITEMS
     key_format: str = STUDY_KEY_FORMAT
     map_slices: int = 1
@@ -33,7 +35,12 @@ class JobShape:
     mnist_dir: str | None = None
 
     def digest(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:8]
+        fields = asdict(self)
+        # Runs recorded before jobs had names were all the default job: leaving it out of the
+        # digest keeps their ids, so such a sweep still resumes.
+        if fields["job"] == DEFAULT_JOB:
+            del fields["job"]
+        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)

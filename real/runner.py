@@ -23,6 +23,7 @@ from sparkdelay.real import procs
 from sparkdelay.real.job import EXIT_EXECUTORS, EXIT_INCOMPLETE
 from sparkdelay.real.logged_run import find_log, read_logged_run
 from sparkdelay.real.plan import RunPoint
+from sparkdelay.real.workloads import job_named
 
 
 def driver_command(spec: RunPoint, master: str, out: Path, result: Path, codec: str,
@@ -30,7 +31,7 @@ def driver_command(spec: RunPoint, master: str, out: Path, result: Path, codec: 
     s = spec.shape
     cmd = [sys.executable, "-m", "sparkdelay.real.job", "--master", master, "--nodes", str(spec.nodes),
            "--cores", str(s.cores), "--partitions", str(spec.partitions), "--wait", spec.wait,
-           "--items", str(s.items), "--key-format", s.key_format, "--map-slices", str(s.map_slices),
+           "--job", s.job, "--items", str(s.items), "--key-format", s.key_format, "--map-slices", str(s.map_slices),
            "--work-repeat", str(s.work_repeat), "--eventlog-dir", str(out / "eventlogs"),
            "--eventlog-codec", codec, "--register-wait", register_wait,
            "--app-name", f"sparkdelay {spec.run_id}", "--result", str(result)]
@@ -139,7 +140,7 @@ def _row(spec: RunPoint, master: str, res: dict, status: str, error: str | None,
     return {
         "run_id": spec.run_id, "config_id": s.digest(), "status": status,
         "nodes": spec.nodes, "partitions": spec.partitions, "wait": spec.wait, "wait_ms": spec.wait_ms,
-        "rep": spec.rep, "items": s.items, "key_format": s.key_format, "map_slices": s.map_slices,
+        "rep": spec.rep, "job": s.job, "executor_env": job_named(s.job).executor_env, "items": s.items, "key_format": s.key_format, "map_slices": s.map_slices,
         "work_repeat": s.work_repeat, "cores": s.cores, "memory": s.memory, "pin": s.pin,
         "python_hash_seed": s.python_hash_seed, "test_limit": s.test_limit, "mnist_dir": s.mnist_dir,
         "master": master, "app_id": res.get("app_id"), "spark_version": res.get("spark_version"),

@@ -129,6 +129,21 @@ def test_job_on_two_workers(cluster, tmp_path, capsys):
     assert "0 to do" in capsys.readouterr().out
     assert len(index.read_index(out / "index.jsonl").rows) == 2
 
+    # The other jobs of `run --job`: the same shape, other work per item, all items back.
+    other = tmp_path / "other-jobs"
+    for name in ("sleep", "pyloop", "lenet"):
+        assert cli_main(["run", "--master", master, "--state-dir", str(c.dir), "--nodes", "2", "--wait", "0s",
+                         "--partitions", "3", "--job", name, "--work-repeat", "1", "--test-limit", "200",
+                         "--out", str(other), "--no-progress"]) == 0, capsys.readouterr()
+    rows = {r.fields["job"]: r.fields for r in index.read_index(other / "index.jsonl").rows}
+    assert sorted(rows) == ["lenet", "pyloop", "sleep"]
+    for name, row in rows.items():
+        assert row["status"] == "ok" and row["items_returned"] == 40, row
+        assert row["executor_env"] == {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        assert sum(row["reduce_tasks_per_host"].values()) == 3
+    assert rows["lenet"]["item_accuracy"] > 0.5        # a trained network, not random weights
+    assert rows["sleep"]["item_accuracy"] is None      # no images: nothing to be accurate about
+
 
 def test_register_timeout_is_one_line_error(tmp_path, capsys):
     if shutil.which("java") is None:

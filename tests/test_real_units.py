@@ -24,7 +24,7 @@ from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.eventlog.shuffle_job import measured_job
 from sparkdelay.real import items, mnist, procs
 from sparkdelay.real.logged_run import find_log, read_logged_run
-from sparkdelay.real.cluster import Cluster, ClusterSpec, port_in_use, worker_host
+from sparkdelay.real.cluster import Cluster, StandaloneLayout, port_in_use, worker_host
 from sparkdelay.real.spark_env import java_major
 from sparkdelay.ground.lists import parse_int_list, parse_wait_list
 from sparkdelay.real.plan import JobShape, plan
@@ -307,14 +307,14 @@ def test_cluster_start_refuses_used_port(tmp_path):
         port = s.getsockname()[1]
         assert port_in_use("127.0.0.1", port)
         with pytest.raises(UserError, match=f"--master-port: port {port}"):
-            Cluster(tmp_path).start(ClusterSpec(workers=1, master_port=port, webui_port=0))
+            Cluster(tmp_path).start(StandaloneLayout(workers=1, master_port=port, webui_port=0))
     assert not Cluster(tmp_path).is_running()
 
 
 def test_cluster_pin_needs_cpus(tmp_path):
     cpus = len(os.sched_getaffinity(0))
     with pytest.raises(UserError, match="--pin"):
-        Cluster(tmp_path).start(ClusterSpec(workers=cpus + 1, pin=True, master_port=0, webui_port=0))
+        Cluster(tmp_path).start(StandaloneLayout(workers=cpus + 1, pin=True, master_port=0, webui_port=0))
 
 
 def test_status_and_stop_without_cluster(tmp_path, capsys):

@@ -8,7 +8,7 @@ import pytest
 from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.sim.model.cluster import MachineMap
 from sparkdelay.sim.model.job import load_workload
-from sparkdelay.calibration.validate import compare, measured_run, percentile, summarize
+from sparkdelay.calibration.validate import compare, measured_run, percentile, error_summary
 from sparkdelay.sim.model.costs import CostModel
 from sparkdelay.app.cli import main
 from sparkdelay.ground.errors import UserError
@@ -53,7 +53,7 @@ def test_prediction_is_compared_run_by_run(first_runs):
         assert c.ape == pytest.approx(abs(c.predicted_duration_s - c.measured_duration_s) / c.measured_duration_s)
         assert sum(c.measured.tasks_per_host.values()) == c.partitions
         assert sum(c.predicted_sorted_mode) == c.partitions
-    summary = summarize(comparisons)
+    summary = error_summary(comparisons)
     assert summary["runs"] == len(runs) and 0.0 <= summary["placement_match"] <= 1.0
 
 

@@ -12,7 +12,7 @@ import argparse
 import re
 
 from sparkdelay.ground.errors import UserError
-from sparkdelay.real.cluster import DEFAULT_STATE_DIR, Cluster, ClusterSpec
+from sparkdelay.real.cluster import DEFAULT_STATE_DIR, Cluster, StandaloneLayout
 
 from sparkdelay.app.argtypes import positive_int
 
@@ -52,10 +52,10 @@ def add_cluster_options(p: argparse.ArgumentParser, workers_required: bool) -> N
                    help="seconds to wait for each daemon to come up and register (default 60)")
 
 
-def spec_from_args(args, workers: int) -> ClusterSpec:
+def spec_from_args(args, workers: int) -> StandaloneLayout:
     if not _memory_ok(args.memory):
         raise UserError(f"--memory: expected a size such as 2g or 512m, got {args.memory!r}")
-    return ClusterSpec(workers=workers, cores=args.cores, memory=args.memory, pin=args.pin,
+    return StandaloneLayout(workers=workers, cores=args.cores, memory=args.memory, pin=args.pin,
                        master_port=args.master_port, webui_port=args.webui_port,
                        worker_port_base=args.worker_port, worker_webui_port_base=args.worker_webui_port,
                        register_timeout_s=args.register_timeout)

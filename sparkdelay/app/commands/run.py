@@ -1,4 +1,4 @@
-"""`sparkdelay run`: real Chainer-on-Spark runs (the study's job), one row each in index.jsonl.
+"""`sparkdelay run`: real jobs on Spark (`--job`, the study's Chainer-on-MNIST by default), one row each in index.jsonl.
 
 Nodes, partitions and waits may each be a list or range, which makes a sweep; every run is
 a separate driver process (`python -m sparkdelay.real.job`). With `--master local-cluster` (default),
@@ -23,15 +23,16 @@ from tqdm import tqdm
 from sparkdelay.eventlog.run_index import INDEX_NAME, append_row, read_index
 from sparkdelay.ground.errors import UserError
 from sparkdelay.ground.lists import parse_int_list, parse_wait_list
-from sparkdelay.real.cluster import Cluster, ClusterSpec
+from sparkdelay.real.cluster import Cluster, StandaloneLayout
 from sparkdelay.real.plan import JobShape, RunPoint, plan
 from sparkdelay.real.spark_env import check_java
+from sparkdelay.real.workloads import DEFAULT_JOB, JOBS, job_named
 from sparkdelay.sim.model.study import STUDY_ITEMS, STUDY_KEY_FORMAT
 
 from sparkdelay.app.commands.cluster import add_cluster_options, add_state_dir, spec_from_args
 
 NAME = "run"
-HELP = "run the study's Chainer-on-MNIST job on Spark Standalone (a sweep if given lists)"
+HELP = "run a real job (the study's Chainer-on-MNIST by default) on Spark Standalone (a sweep if given lists)"
 LOCAL = "local-cluster"
 
 
@@ -44,11 +45,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reps", type=int, default=1, help="repetitions of every configuration (default 1)")
     p.add_argument("--out", default="runs", help="output dir: index.jsonl, eventlogs/, logs/ (default runs/)")
     job = p.add_argument_group("job")
+    job.add_argument("--job", default=DEFAULT_JOB, choices=list(JOBS), metavar="NAME",
+                     help="what each task does with an item: " + "; ".join(f"{j.name}: {j.summary}" for j in JOBS.values())
+                          + " (default %(default)s)")
     job.add_argument("--items", type=int, default=STUDY_ITEMS, help="keyed items (test-set shards) (default %(default)s)")
     job.add_argument("--key-format", default=STUDY_KEY_FORMAT, help="key of item i (default %(default)r)")
     job.add_argument("--map-slices", type=int, default=1, help="numSlices of parallelize (default 1, as in the study)")
-    job.add_argument("--work-repeat", type=int, default=2000,
-                     help="evaluate each shard K times, so an item takes ~0.5 s of CPU with the bundled data (default 2000)")
+    job.add_argument("--work-repeat", type=int, default=None,
+                     help="work units per item, so an item takes ~0.5 s on the project's machine; default per job: "
+                          + ", ".join(f"{j.name} {j.default_repeat}" for j in JOBS.values()))
     job.add_argument("--hash-seed", default="0", help="PYTHONHASHSEED of driver and Python workers (default 0)")
     job.add_argument("--test-limit", type=int, default=None, help="use only the first N test images")
     job.add_argument("--mnist-dir", default=None, help="read MNIST IDX files from DIR instead of the bundled 5k subset")
@@ -68,6 +73,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _shape(args):
+    job = job_named(args.job)
+    if args.work_repeat is None:
+        args.work_repeat = job.default_repeat
     for option, value in (("--items", args.items), ("--map-slices", args.map_slices),
                           ("--work-repeat", args.work_repeat)):
         if value < 1:
@@ -77,7 +85,7 @@ def _shape(args):
     if not args.hash_seed.isdigit() or int(args.hash_seed) > 4294967295:
         raise UserError(f"--hash-seed: PYTHONHASHSEED must be a number 0..4294967295, got {args.hash_seed!r}")
     mnist_dir = str(Path(args.mnist_dir).resolve()) if args.mnist_dir else None
-    return JobShape(items=args.items, key_format=args.key_format, map_slices=args.map_slices,
+    return JobShape(job=job.name, items=args.items, key_format=args.key_format, map_slices=args.map_slices,
                     work_repeat=args.work_repeat, cores=args.cores, memory=args.memory, pin=args.pin,
                     python_hash_seed=args.hash_seed, test_limit=args.test_limit, mnist_dir=mnist_dir)
 
@@ -86,15 +94,21 @@ def _prepare_model(shape) -> str:
     """Load MNIST and train (or load cached) weights now, so no run's time includes training."""
     # Imported here, as `run_one` is: the driver's modules pull in numpy, ~150 ms more for every
     # `sparkdelay` start (the command line imports each command module to build its parser).
-    from sparkdelay.real import items, mnist, model
+    from sparkdelay.real import items, lenet, mnist, model
     from sparkdelay.real.job import WEIGHTS_CACHE
+    job = job_named(shape.job)
+    if not job.uses_mnist:
+        items.keys(shape.items, shape.key_format)
+        return f"job {job.name}: {job.summary}; {shape.items} items of {shape.work_repeat} work units"
     data = mnist.load(shape.mnist_dir)
     items.make_items(data.x_test, data.y_test, shape.items, shape.key_format, shape.test_limit)
+    net = lenet if job.uses_weights == "lenet" else model
     t0 = time.time()
-    weights, path, trained = model.load_or_train(data.x_train, data.y_train, WEIGHTS_CACHE)
-    acc = float((model.predict(model.build(weights), data.x_test) == data.y_test).mean())
+    weights, path, trained = net.load_or_train(data.x_train, data.y_train, WEIGHTS_CACHE)
+    acc = float((net.predict(net.build(weights), data.x_test) == data.y_test).mean())
     how = f"trained in {time.time() - t0:.1f}s" if trained else "cached"
-    return f"MNIST: {data.source} ({len(data.x_train)} train / {len(data.x_test)} test); MLP {how}, test accuracy {acc:.4f}"
+    return (f"job {job.name}: {job.summary}; MNIST: {data.source} ({len(data.x_train)} train / "
+            f"{len(data.x_test)} test); {job.uses_weights} weights {how}, test accuracy {acc:.4f}")
 
 
 def run(args) -> int:
@@ -139,7 +153,7 @@ class _Target:
     cluster: Cluster
     managed: bool
     master: str | None                 # an external master's URL (None: managed)
-    base: ClusterSpec | None = None    # the managed cluster's layout; its worker count follows each run
+    base: StandaloneLayout | None = None    # the managed cluster's layout; its worker count follows each run
     started_here: bool = False         # stop it at the end (unless --keep-cluster)
 
     def master_for(self, nodes: int, on_restart) -> str:

@@ -41,7 +41,7 @@ def run(args) -> int:
     # Imported here, not at the top: the CLI imports every command module to build its parser,
     # and validation (model, event-log reader) would add about 0.4 s to `sparkdelay --help`.
     from sparkdelay.eventlog.discover import find_logs
-    from sparkdelay.calibration.validate import compare, load_runs, summarize
+    from sparkdelay.calibration.validate import compare, load_runs, error_summary
     from sparkdelay.sim.model.cluster import load_machines
     from sparkdelay.sim.model.costs import CostModel
     from sparkdelay.sim.model.job import load_workload
@@ -50,7 +50,7 @@ def run(args) -> int:
     runs = load_runs(find_logs(args.logs), load_machines(args.cluster), load_workload(args.workload))
     comparisons = [compare(r, model, args.reps, args.seed)
                    for r in tqdm(runs, desc="validate", unit="run", disable=args.json or not sys.stderr.isatty())]
-    summary = summarize(comparisons)
+    summary = error_summary(comparisons)
     if args.json:
         print(json.dumps({"runs": [c.to_dict() for c in comparisons], "summary": summary}, indent=2))
         return 0

@@ -23,7 +23,7 @@ from typing import Sequence
 
 from sparkdelay.calibration.heldout import fit, heldout_tests, load_sweep
 from sparkdelay.sim.model.job import load_workload
-from sparkdelay.calibration.validate import compare, summarize
+from sparkdelay.calibration.validate import compare, error_summary
 from sparkdelay.eventlog.run_index import INDEX_NAME, read_index
 from sparkdelay.ground.errors import UserError
 from sparkdelay.sim.model.costs import CostModel
@@ -155,7 +155,7 @@ def _no_nan(value):
 
 def heldout_document(measured: Measured) -> dict:
     doc = result_document(measured.heldout)
-    doc["in_sample"] = dict(summarize(measured.in_sample), model=measured.model_label, reps=measured.reps)
+    doc["in_sample"] = dict(error_summary(measured.in_sample), model=measured.model_label, reps=measured.reps)
     doc["sweeps"] = {s.name: {"folder": shown(s.folder), "runs": len(s.runs), "pinned": s.pinned,
                               "cluster_file": s.cluster_file, "skipped": s.skipped} for s in measured.sweeps}
     return _no_nan(doc)

@@ -11,7 +11,7 @@ import os
 import statistics
 
 from sparkdelay.calibration.heldout import INTERPOLATION_TRAIN_PARTITIONS
-from sparkdelay.calibration.validate import summarize
+from sparkdelay.calibration.validate import error_summary
 
 from sparkdelay.app.bundled import shown
 from sparkdelay.app.report.measured import SPLITS, Measured, percent
@@ -107,7 +107,7 @@ def noise_floor(m: Measured) -> str:
 def _table(m: Measured) -> list[str]:
     L = ["| test | fitted on / predicted (runs) | model median APE | model p90 APE | placement match | "
          "baseline median APE | baseline p90 APE |", "|---|---|---|---|---|---|---|"]
-    ins = summarize(m.in_sample)
+    ins = error_summary(m.in_sample)
     L.append(f"| in-sample (every run) | all / {ins['runs']} | {percent(ins['median_ape'])} | {percent(ins['p90_ape'])} | "
              f"{percent(ins['placement_match'])} | | |")
     for split in m.heldout["splits"]:
@@ -176,7 +176,7 @@ def section(m: Measured | None) -> list[str]:
 def headline(m: Measured | None) -> str:
     if m is None or not m.in_sample:
         return "model vs real runs: no recorded real runs found, no comparison"
-    ins = summarize(m.in_sample)
+    ins = error_summary(m.in_sample)
     tail = f"in-sample {percent(ins['median_ape'])} over all {ins['runs']} runs"
     split = m.split(SPLITS[0])
     if split is None or not split.comparisons:
@@ -197,7 +197,7 @@ def summary_paragraph(m: Measured | None) -> str:
     split = m.split(SPLITS[0])
     text = f"**Model vs reality, and what the study could gain.** Against {len(m.in_sample)} real Chainer-on-Spark runs on this machine"
     if split is None or not split.comparisons:
-        return text + f", the model's in-sample median error on job duration is {percent(summarize(m.in_sample)['median_ape'])}. "
+        return text + f", the model's in-sample median error on job duration is {percent(error_summary(m.in_sample)['median_ape'])}. "
     s = split.summary()
     return (text + f", the model fitted on some partition counts predicts the {s['test_runs']} runs of the others with "
             f"a median job-duration error of {percent(s['median_ape'])} (a naive interpolation of job time in log(P): "
