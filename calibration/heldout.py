@@ -26,9 +26,11 @@ from sparkdelay.sim.model.costs import CostModel
 
 from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.eventlog.run_index import INDEX_NAME, read_index
-from sparkdelay.calibration.fit import fit_model
+from sparkdelay.calibration.fit import _driver, fit_model
+from sparkdelay.calibration.trace_fit import TraceRun, calibrate_traces, trace_run
 from sparkdelay.sim.model.cluster import MachineMap, load_machines
 from sparkdelay.sim.model.job import PySparkWorkload
+from sparkdelay.sim.policy.pyspark_partitioning import DEFAULT_PYTHON_VERSION, KeySpec
 from sparkdelay.calibration.samples import LogSamples, samples_from_log
 from sparkdelay.calibration.validate import MeasuredRun, RunComparison, compare, measured_run, percentile, error_summary
 
@@ -43,6 +45,7 @@ class Run:
     row: dict
     measured: MeasuredRun
     samples: LogSamples
+    trace: TraceRun | None = None
 
     @property
     def config(self) -> tuple:
@@ -77,8 +80,25 @@ class SplitResult:
         return s
 
 
+def row_workload(fields: dict, where: str) -> PySparkWorkload:
+    """The workload a `sparkdelay run` row records: its keys (items, key format), hash seed, map
+    slices and worker CPython (3.11 for rows that predate the field: the bundled runs' own)."""
+    try:
+        keys = KeySpec.parse({"format": fields["key_format"], "count": int(fields["items"])}, f"{where}: key_format").keys
+        env = fields.get("executor_env") or {}
+        threads = int(fields.get("task_threads") or env.get("OPENBLAS_NUM_THREADS", env.get("OMP_NUM_THREADS", 1)))
+        return PySparkWorkload(keys, int(fields.get("python_hash_seed", 0)),
+                               str(fields.get("python_version", DEFAULT_PYTHON_VERSION)),
+                               int(fields.get("map_slices", 1)), threads=threads, source=where)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{where}: not a `sparkdelay run` row with the job's keys ({exc})") from None
+
+
 def load_sweep(name: str, folder: Path, workload: PySparkWorkload | None, skipped: list[str] | None = None) -> list[Run]:
     """Every finished run of a `sparkdelay run` folder (index.jsonl + eventlogs, cluster.yaml).
+
+    Without a `workload`, each run's own row says what its job held (`row_workload`), so runs
+    of one folder may differ in keys, hash seed or map slices.
 
     With a `skipped` list, a run whose log cannot be used is listed there (with why) instead of
     failing the whole sweep, so a sweep still being recorded can be read as far as it goes."""
@@ -100,8 +120,9 @@ def load_sweep(name: str, folder: Path, workload: PySparkWorkload | None, skippe
             if log_path is None or not log_path.exists():
                 continue
             log = read_eventlog(log_path)
-            runs.append(Run(name, row.fields, measured_run(log, machines, workload),
-                            samples_from_log(log, machines, workload)))
+            wl = workload or row_workload(row.fields, row.where)
+            runs.append(Run(name, row.fields, measured_run(log, machines, wl),
+                            samples_from_log(log, machines, wl), trace_run(log, machines, wl)))
         except UserError as exc:
             if skipped is None:
                 raise
@@ -109,8 +130,17 @@ def load_sweep(name: str, folder: Path, workload: PySparkWorkload | None, skippe
     return runs
 
 
-def fit(runs: list[Run]) -> CostModel:
-    return fit_model([t for r in runs for t in r.samples.tasks], [j for r in runs for j in r.samples.jobs]).model
+FIT_METHODS = ("linear", "trace")
+
+
+def fit(runs: list[Run], method: str = "linear") -> CostModel:
+    """The cost model of `runs`: `linear` fits CPU demands recovered under processor sharing
+    (`calibration.fit`); `trace` replays the runs through the model's machine and chooses its
+    terms by cross-validation (`calibration.trace_fit`)."""
+    jobs = [j for r in runs for j in r.samples.jobs]
+    if method == "trace":
+        return calibrate_traces([r.trace for r in runs if r.trace is not None], _driver(jobs)[0]).model
+    return fit_model([t for r in runs for t in r.samples.tasks], jobs).model
 
 
 def baseline(train: list[Run], run: Run) -> float:
@@ -135,18 +165,21 @@ def baseline(train: list[Run], run: Run) -> float:
     raise AssertionError("unreachable")
 
 
-def evaluate(name: str, description: str, train: list[Run], test: list[Run], reps: int, seed: int) -> SplitResult:
+def evaluate(name: str, description: str, train: list[Run], test: list[Run], reps: int, seed: int,
+             method: str = "linear", baseline_of=None, fitter=None) -> SplitResult:
+    """Fit on `train` (with `fit(train, method)`, or `fitter(train)`), predict every `test` run."""
     if not train or not test:
         return SplitResult(name, description, len(train), len(test), None,
                            note="not enough real runs recorded for this split")
     try:
-        model = fit(train)
+        model = fitter(train) if fitter is not None else fit(train, method)
     except UserError as exc:   # too few usable training tasks: say so rather than abort the other splits
         return SplitResult(name, description, len(train), len(test), None, note=f"the fit failed: {exc}")
     result = SplitResult(name, description, len(train), len(test), model)
     for run in test:
         result.comparisons.append(compare(run.measured, model, reps, seed))
-        result.baseline_apes.append(abs(baseline(train, run) - run.measured.duration_s) / run.measured.duration_s)
+        guess = (baseline_of or baseline)(train, run)
+        result.baseline_apes.append(abs(guess - run.measured.duration_s) / run.measured.duration_s)
     return result
 
 
@@ -166,15 +199,16 @@ def run_to_run_spread(runs: list[Run]) -> dict:
             "p90_abs_dev_from_config_mean": percentile(deviations, 90) if deviations else math.nan}
 
 
-def heldout_tests(shared: list[Run], pinned: list[Run], reps: int = 20, seed: int = 0) -> dict:
+def heldout_tests(shared: list[Run], pinned: list[Run], reps: int = 20, seed: int = 0, method: str = "linear") -> dict:
     train_p = set(INTERPOLATION_TRAIN_PARTITIONS)
     splits = [
         evaluate("interpolation", f"fit on P in {sorted(train_p)}, predict the other P (all N and waits, shared machine)",
                  [r for r in shared if r.row["partitions"] in train_p],
-                 [r for r in shared if r.row["partitions"] not in train_p], reps, seed),
+                 [r for r in shared if r.row["partitions"] not in train_p], reps, seed, method),
         evaluate("more_nodes", "fit on N = 1-2, predict N = 3 (shared machine)",
-                 [r for r in shared if r.row["nodes"] <= 2], [r for r in shared if r.row["nodes"] == 3], reps, seed),
+                 [r for r in shared if r.row["nodes"] <= 2], [r for r in shared if r.row["nodes"] == 3], reps, seed,
+                 method),
         evaluate("other_hardware", "fit on the shared-machine sweep, predict the pinned sweep (one core per worker)",
-                 shared, pinned, reps, seed),
+                 shared, pinned, reps, seed, method),
     ]
     return {"splits": splits, "spread": {"shared": run_to_run_spread(shared), "pinned": run_to_run_spread(pinned)}}

@@ -13,22 +13,71 @@ from sparkdelay.sim.model.cluster import load_machines
 from sparkdelay.sim.model.job import load_workload
 from sparkdelay.eventlog.discover import find_logs
 from sparkdelay.eventlog.reader import read_eventlog
-from sparkdelay.calibration.fit import ModelFit, fit_model, model_document
+from sparkdelay.calibration.fit import ModelFit, _driver, fit_model, model_document
 from sparkdelay.calibration.samples import LogSamples, samples_from_log
+from sparkdelay.calibration.heldout import row_workload
+from sparkdelay.calibration.trace_fit import calibrate_traces, trace_run
+from sparkdelay.eventlog.run_index import read_index
+from sparkdelay.sim.model.job import PySparkWorkload
+from sparkdelay.calibration.validate import calibrated_range, measured_run
+from sparkdelay.ground.errors import UserError
+
+METHODS = ("linear", "trace")
+
+
+def recorded_workloads(log_args: list[str | Path]) -> dict[Path, PySparkWorkload]:
+    """Event log -> the workload its `sparkdelay run` row records, for every index.jsonl argument."""
+    out = {}
+    for arg in log_args:
+        path = Path(arg)
+        if path.is_file() and path.name.endswith(".jsonl"):
+            for row in read_index(path).rows:
+                log = row.event_log()
+                if log is not None and "key_format" in row.fields:
+                    out[log.resolve()] = row_workload(row.fields, row.where)
+    return out
 
 
 def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, workload: str | Path | None = None,
-              local_cores: int | None = None) -> tuple[ModelFit, dict, list[LogSamples]]:
-    """Fit the cost model to every log named by `log_args`; return (fit, model.json dict, per-log samples)."""
+              local_cores: int | None = None, method: str = "linear") -> tuple[ModelFit, dict, list[LogSamples]]:
+    """Fit the cost model to every log named by `log_args`; return (fit, model.json dict, per-log samples).
+
+    `linear` fits CPU demands recovered under processor sharing; `trace` replays the logs through
+    the model's machine and chooses its terms by cross-validation (`calibration.trace_fit`); its
+    choices are in the document's `fit_report.terms`."""
     machines = load_machines(cluster)
     if local_cores is not None:
         machines = replace(machines, local_cores=local_cores)
     wl = load_workload(workload)
-    per_log = [samples_from_log(read_eventlog(p), machines, wl) for p in find_logs(log_args)]
+    logs = [read_eventlog(p) for p in find_logs(log_args)]
+    recorded = recorded_workloads(log_args)
+    # One --workload for every log; without one, each run's own index row says what its job held.
+    wl_of = {log.path: wl or recorded.get(Path(log.path).resolve()) for log in logs}
+    per_log = [samples_from_log(log, machines, wl_of[log.path]) for log in logs]
     tasks = [t for s in per_log for t in s.tasks]
     jobs = [j for s in per_log for j in s.jobs]
     fit = fit_model(tasks, jobs)
     doc = model_document(fit, [s.path for s in per_log], None if cluster is None else str(cluster),
                          None if workload is None else str(workload))
     doc["fit_report"]["local_cores"] = machines.local_cores
+    measured = []
+    for log in logs:
+        try:
+            measured.append(measured_run(log, machines, wl_of[log.path]))
+        except UserError:
+            pass   # a log validation cannot simulate adds nothing to the range it can vouch for
+    doc["calibrated_range"] = calibrated_range(measured)
+    if method == "trace":
+        runs = [r for log in logs if (r := trace_run(log, machines, wl_of[log.path])) is not None]
+        cal = calibrate_traces(runs, _driver(jobs)[0])
+        doc["params"] = {k: v for k, v in cal.model.__dict__.items()}
+        doc["uncertainty"] = {}
+        doc["fit_report"]["method"] = "trace"
+        doc["fit_report"]["terms"] = {
+            "kept": list(cal.fit.terms),
+            "choices": [{"term": c.term, "kept": c.kept, "cv_span_error_without": round(c.cv_error_without, 4),
+                         "cv_span_error_with": round(c.cv_error_with, 4)} for c in cal.choices],
+            "task_duration_error": round(cal.fit.task_error, 4),
+            "job_span_error": round(cal.fit.span_error, 4),
+        }
     return fit, doc, per_log

@@ -36,6 +36,8 @@ from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.eventlog.log import EventLog
 from sparkdelay.eventlog.shuffle_job import measured_job
 
+from sparkdelay.calibration.trace_fit import blas_threads
+
 
 @dataclass
 class Placement:
@@ -137,7 +139,7 @@ def measured_run(log: EventLog, machines: MachineMap, workload: PySparkWorkload 
     # A workload file that does not state the item size leaves it to the log's shuffle bytes.
     item_bytes = assumed.item_bytes or int(nbytes / len(assumed.keys))
     run_workload = PySparkWorkload(assumed.keys, seed, assumed.python_version, maps[0].num_tasks,
-                                   max(item_bytes, 1), source=assumed.source)
+                                   max(item_bytes, 1), blas_threads(log, workload), source=assumed.source)
     pyjob = PySparkJob(run_workload, result.num_tasks)
     _check_items(where, pyjob, reduce_tasks, records, workload is not None)
 
@@ -165,6 +167,43 @@ def _check_items(where: str, job: PySparkJob, reduce_tasks, records: int, explic
         hint = "" if explicit else " (pass --workload with the job's keys)"
         raise UserError(f"{where}: the keys assumed do not match the log: empty reduce partitions "
                         f"{empty_measured} measured, {empty_expected} expected{hint}")
+
+
+def run_range(run: MeasuredRun) -> dict:
+    """What a run's configuration spans, in the terms of a model's `calibrated_range`."""
+    return {"machine_cores": sorted({m.cores for m in run.cluster.machines}),
+            "threads": [run.job.pyspark.workload.threads],
+            "executors": [len(run.cluster.executors)] * 2,
+            "partitions": [run.job.pyspark.partitions] * 2}
+
+
+def calibrated_range(runs: list[MeasuredRun]) -> dict:
+    """The configurations a model was fitted on: machine sizes and task threads seen (sets), and
+    the executor and partition counts (ranges). A prediction outside them is an extrapolation."""
+    ranges = [run_range(r) for r in runs]
+    if not ranges:
+        return {}
+    return {"machine_cores": sorted({c for r in ranges for c in r["machine_cores"]}),
+            "threads": sorted({c for r in ranges for c in r["threads"]}),
+            "executors": [min(r["executors"][0] for r in ranges), max(r["executors"][1] for r in ranges)],
+            "partitions": [min(r["partitions"][0] for r in ranges), max(r["partitions"][1] for r in ranges)]}
+
+
+def outside_range(run: MeasuredRun, calibrated: dict) -> list[str]:
+    """How a run lies outside the model's calibrated range (empty: inside, or no range known)."""
+    if not calibrated:
+        return []
+    mine = run_range(run)
+    out = []
+    for key, what in (("machine_cores", "machines of {} cores"), ("threads", "{} threads per task")):
+        new = [v for v in mine[key] if v not in calibrated.get(key, mine[key])]
+        out += [what.format(v) for v in new]
+    for key, what in (("executors", "executors"), ("partitions", "partitions")):
+        lo, hi = calibrated.get(key, mine[key])
+        v = mine[key][0]
+        if not lo <= v <= hi:
+            out.append(f"{v} {what} (calibrated {lo}-{hi})")
+    return out
 
 
 def _mode(vectors: list[tuple[int, ...]]) -> list[int]:

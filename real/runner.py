@@ -133,6 +133,17 @@ def _status(ended: _DriverExit, res: dict, log_path: Path) -> tuple[str, str | N
     return status, res.get("error") or _tail(log_path)
 
 
+def task_threads(shape) -> int:
+    """Threads a reduce task of the run's job runs: its OPENBLAS_NUM_THREADS, else, for a job whose
+    tasks run numpy's BLAS, OpenBLAS's default of one per core the worker sees (one when pinned)."""
+    job = job_named(shape.job)
+    if "OPENBLAS_NUM_THREADS" in job.executor_env:
+        return int(job.executor_env["OPENBLAS_NUM_THREADS"])
+    if job.uses_weights is None:
+        return 1
+    return 1 if shape.pin else (os.cpu_count() or 1)
+
+
 def _row(spec: RunPoint, master: str, res: dict, status: str, error: str | None, code: int | None,
          started: float, wall: float, load_1m: float) -> dict:
     """The row's fields known without the event log, in their on-disk order."""
@@ -140,9 +151,12 @@ def _row(spec: RunPoint, master: str, res: dict, status: str, error: str | None,
     return {
         "run_id": spec.run_id, "config_id": s.digest(), "status": status,
         "nodes": spec.nodes, "partitions": spec.partitions, "wait": spec.wait, "wait_ms": spec.wait_ms,
-        "rep": spec.rep, "job": s.job, "executor_env": job_named(s.job).executor_env, "items": s.items, "key_format": s.key_format, "map_slices": s.map_slices,
+        "rep": spec.rep, "job": s.job, "executor_env": job_named(s.job).executor_env,
+        "task_threads": task_threads(s), "items": s.items, "key_format": s.key_format, "map_slices": s.map_slices,
         "work_repeat": s.work_repeat, "cores": s.cores, "memory": s.memory, "pin": s.pin,
         "python_hash_seed": s.python_hash_seed, "test_limit": s.test_limit, "mnist_dir": s.mnist_dir,
+        # the workers' CPython (PYSPARK_PYTHON is this interpreter): it decides portable_hash
+        "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
         "master": master, "app_id": res.get("app_id"), "spark_version": res.get("spark_version"),
         "event_log": None, "job_duration_ms": None,
         "driver_wall_s": _round(res.get("driver_wall_s")), "collect_s": _round(res.get("collect_s")),

@@ -28,9 +28,13 @@ def test_cost_model_fields_and_defaults():
     assert CostModel.field_names() == [
         "worker_startup_s", "worker_startup_sd_s", "task_overhead_s", "task_overhead_sd_s", "cpu_per_item_s",
         "cpu_per_item_sd_s", "cpu_per_byte_s", "map_task_overhead_s", "map_cpu_per_item_s", "submit_delay_s",
-        "stage_gap_s", "collect_s"]
+        "stage_gap_s", "collect_s", "executor_start_s", "worker_fork_s", "wait_per_task_s", "wait_per_item_s",
+        "thread_parallel_fraction", "oversubscription_penalty", "executor_background_cores"]
     m = CostModel()
     assert m.worker_startup_s == 3.0 and m.cpu_per_item_s == 1.0
+    # The terms a calibration adds are off by default.
+    assert (m.executor_start_s, m.worker_fork_s, m.wait_per_task_s, m.wait_per_item_s, m.oversubscription_penalty,
+            m.executor_background_cores, m.thread_parallel_fraction) == (0, 0, 0, 0, 0, 0, 1)
 
 
 def test_cost_model_load(tmp_path):
@@ -136,8 +140,8 @@ def test_engine_dedicated_fast_path_gives_the_same_trace(monkeypatch):
     fast = engine_mod.simulate(cluster, job, CostModel(), 5)
     original = Machine.__init__
 
-    def never_dedicated(self, env, name, cores, on_complete, max_running=None):
-        original(self, env, name, cores, on_complete, None)
+    def never_dedicated(self, env, name, cores, on_complete, max_running=None, oversubscription_penalty=0.0):
+        original(self, env, name, cores, on_complete, None, oversubscription_penalty)
 
     monkeypatch.setattr(Machine, "__init__", never_dedicated)
     slow = engine_mod.simulate(cluster, job, CostModel(), 5)

@@ -63,7 +63,8 @@ def test_validate_command_json(first_runs, tmp_path, capsys):
     logs = [str(p) for _, p in first_runs[:2]]
     assert main(["validate", *logs, "--model", str(model), "--workload", str(WORKLOAD), "--reps", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out["summary"]) == {"runs", "median_ape", "p90_ape", "placement_match"}
+    assert set(out["summary"]) == {"runs", "median_ape", "p90_ape", "placement_match", "outside_calibrated_range"}
+    assert out["summary"]["outside_calibrated_range"] == 0   # a model without a calibrated range flags nothing
     assert len(out["runs"]) == 2 and {"measured_sorted", "predicted_sorted_mode", "ape"} <= set(out["runs"][0])
 
 

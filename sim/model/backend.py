@@ -12,10 +12,17 @@ processor sharing) and, when it ends, the backend reports it to the policy
 (`TaskScheduler.task_finished`), counts it for its stage and tells the DAG side once the
 stage's last task is done (`DAGScheduler.stage_finished`).
 
-Each executor keeps its idle Python workers, per stage: a Python task pays the worker start-up
-unless its executor has an idle worker that already ran the same stage's function (start-up is
-mostly importing what the function needs, such as Chainer, which a reused worker does once;
-the map side of partitionBy imports nothing of the sort). The stage prices the task.
+Each executor keeps its idle Python workers as PySpark's PythonWorkerFactory does: one queue,
+oldest first, shared by every stage of the application (`idleWorkers.dequeue()`), so a reduce
+task may well get the worker that ran the map side. A Python task pays the worker start-up
+(`worker_startup_s`: mostly importing what its function needs, such as Chainer) unless its
+worker already ran the same stage's function, plus `worker_fork_s` when no worker was idle and
+one is forked from the executor's Python daemon. The executor's first Python task starts that
+daemon (`executor_start_s` of CPU on its machine, PythonWorkerFactory.startDaemon); tasks
+launched on it meanwhile wait for it, as `create()` blocks on the factory's lock. Time a task
+spends off the CPU (`wait_per_task_s`, `wait_per_item_s`: sleep, I/O) follows its CPU work
+and does not share the cores. The stage prices the task; each term is 0 unless a calibrated
+cost model sets it, and a term at 0 adds no event.
 
 Rounds that cannot change anything are skipped to keep large runs fast: a full round when no
 task is pending or no core is free (Spark would offer, but every offer would be skipped or
@@ -31,11 +38,13 @@ reuses each executor's cached WorkerOffer, and round totals are updated once per
 from __future__ import annotations
 
 import heapq
+from collections import deque
 
 import simpy
 
 from sparkdelay.ground.errors import UserError
 from sparkdelay.sim.model.cluster import ClusterSpec
+from sparkdelay.sim.model.costs import CostModel
 from sparkdelay.sim.model.driver import DAGScheduler, Stage
 from sparkdelay.sim.model.machine import Machine
 from sparkdelay.sim.model.records import TaskRecord
@@ -47,10 +56,14 @@ _LOCALITY_NAME = {level: level.name for level in TaskLocality}   # Enum.name is 
 _NAN = float("nan")
 
 
-class Executor:
-    """An executor as the backend sees it: free cores, task threads, idle Python workers."""
+_DAEMON_DOWN, _DAEMON_STARTING, _DAEMON_UP = 0, 1, 2
 
-    __slots__ = ("id", "host", "machine", "cores", "free", "idle_workers", "free_slots", "seen", "offers")
+
+class Executor:
+    """An executor as the backend sees it: free cores, task threads, Python daemon and idle workers."""
+
+    __slots__ = ("id", "host", "machine", "cores", "free", "idle", "free_slots", "seen", "offers",
+                 "daemon", "waiting")
 
     def __init__(self, spec, machine: Machine, task_cpus: int):
         self.id = spec.id
@@ -58,14 +71,18 @@ class Executor:
         self.machine = machine
         self.cores = spec.cores
         self.free = 0
-        self.idle_workers: dict[int, int] = {}   # stage id -> idle Python workers warm for it
+        # Idle Python workers, oldest first; each is the set of stage ids whose function it ran.
+        self.idle: deque[set[int]] = deque()
         self.free_slots = list(range(max(1, spec.cores // task_cpus)))   # thread numbers, a heap
         self.seen = False     # appeared in an offer (so the policy counts it alive)
         self.offers: dict[int, WorkerOffer] = {}   # free cores -> cached WorkerOffer
+        self.daemon = _DAEMON_DOWN
+        self.waiting: list[tuple] = []   # tasks waiting for the daemon: (run, cpu, threads, useful)
 
 
-# A running task, as handed to its machine and back: (record, executor, stage, cpus). A plain
-# tuple, because one is made per task.
+# A running task, as handed to its machine and back: (record, executor, stage, cpus, worker,
+# seconds off the CPU still to go). A plain tuple, because one is made per task. A daemon's
+# start is served by the machine as (None, executor, None, 0, None, 0.0).
 _Running = tuple
 
 
@@ -73,7 +90,7 @@ class SchedulerBackend:
     """Executors' cores, offer rounds and task launches for one run (see the module docstring)."""
 
     def __init__(self, env: simpy.Environment, scheduler: TaskScheduler, cluster: ClusterSpec,
-                 conf: SchedulerConf):
+                 conf: SchedulerConf, cost_model: CostModel | None = None, max_threads: int = 1):
         if conf.revive_interval_ms <= 0:
             raise UserError("config: spark.scheduler.revive.interval: must be greater than 0")
         self.task_cpus = conf.task_cpus
@@ -83,13 +100,26 @@ class SchedulerBackend:
         self.env = env
         self.scheduler = scheduler
         self.conf = conf
+        cm = cost_model or CostModel()
+        self.cost_model = cm
+        self._daemon_s = cm.executor_start_s
+        self._fork_s = cm.worker_fork_s
+        self._has_wait = bool(cm.wait_per_task_s or cm.wait_per_item_s)
+        self._background = cm.executor_background_cores
         machine_of_host = cluster.machine_of_host()
+        self._machine_of_host = machine_of_host
         max_running: dict[str, int] = {}
         for e in cluster.executors:
             name = machine_of_host[e.host].name
-            max_running[name] = max_running.get(name, 0) + e.cores // self.task_cpus
-        machines = {m.name: Machine(env, m.name, m.cores, self._on_task_end, max_running.get(m.name, 0))
+            max_running[name] = max_running.get(name, 0) + (e.cores // self.task_cpus) * max_threads
+        # A background load or a daemon's start makes any machine shareable: both take cores
+        # beside the task slots.
+        shareable = bool(self._background or self._daemon_s)
+        machines = {m.name: Machine(env, m.name, m.cores, self._on_task_end,
+                                    None if shareable else max_running.get(m.name, 0), cm.oversubscription_penalty)
                     for m in cluster.machines}
+        self._machines = machines
+        self._registered_on: dict[str, int] = {}   # machine -> executors registered there
         self.executors = {e.id: Executor(e, machines[machine_of_host[e.host].name], self.task_cpus)
                           for e in cluster.executors}
         self._registers_at = {e.id: e.registers_at for e in cluster.executors}
@@ -192,21 +222,37 @@ class SchedulerBackend:
             if ex.free < 0:
                 raise AssertionError(f"executor {ex.id} over-committed by the policy")
             needs_worker = False
+            worker = None
+            forked = False
             if stage.python:
-                # A worker is warm only for the function it already ran: the start-up cost is
-                # mostly importing what that function needs (Chainer), once per process.
-                idle = ex.idle_workers.get(stage.stage_id, 0)
-                if reuse and idle > 0:
-                    ex.idle_workers[stage.stage_id] = idle - 1
+                # PythonWorkerFactory.create(): the oldest idle worker, else a fork. A worker pays
+                # the start-up (mostly importing what the function needs, such as Chainer) the
+                # first time it runs a stage's function, once per process.
+                if reuse and ex.idle:
+                    worker = ex.idle.popleft()
+                    if stage.stage_id not in worker:
+                        needs_worker = True
+                        worker.add(stage.stage_id)
                 else:
-                    needs_worker = True
+                    needs_worker = forked = True
+                    worker = {stage.stage_id}
             cpu, items = stage.cost(launch.index, needs_worker)
+            if forked and self._fork_s:
+                cpu += self._fork_s
+            wait = self.cost_model.task_wait(items) if self._has_wait and stage.python and stage.runs_job_function else 0.0
             slot = heappop(ex.free_slots) if ex.free_slots else -1
             record = TaskRecord(stage.stage_id, task_id, launch.index, launch.attempt, ex.id, ex.host,
                                 _LOCALITY_NAME[launch.locality], now, _NAN, slot, items, cpu, stage.name)
             task_id += 1
             records.append(record)
-            ex.machine.start((record, ex, stage, cpus), cpu)
+            run = (record, ex, stage, cpus, worker, wait)
+            threads = stage.threads
+            if self._daemon_s and stage.python and ex.daemon != _DAEMON_UP:
+                self._wait_for_daemon(ex, run, cpu, threads)
+            elif threads == 1:
+                ex.machine.start(run, cpu)
+            else:
+                ex.machine.start(run, cpu, threads, self.cost_model.useful_threads(threads))
         # Totals once per round: nothing reads them while the launches are handed out.
         n = len(launches)
         self._next_task_id = task_id
@@ -215,9 +261,31 @@ class SchedulerBackend:
         self.running_total += n
         self._last_progress = now
 
+    def _wait_for_daemon(self, ex: Executor, run: _Running, cpu: float, threads: int) -> None:
+        """PythonWorkerFactory.startDaemon: the first Python task starts the executor's daemon
+        (CPU on its machine); it and every task launched meanwhile start when the daemon is up."""
+        if ex.daemon == _DAEMON_DOWN:
+            ex.daemon = _DAEMON_STARTING
+            ex.machine.start((None, ex, None, 0, None, 0.0), self._daemon_s)
+        ex.waiting.append((run, cpu, threads, self.cost_model.useful_threads(threads)))
+
+    def _daemon_up(self, ex: Executor) -> None:
+        ex.daemon = _DAEMON_UP
+        waiting, ex.waiting = ex.waiting, []
+        for run, cpu, threads, useful in waiting:
+            ex.machine.start(run, cpu, threads, useful)
+
     def _on_task_end(self, run: _Running) -> None:
         now = self.env.now
-        record, ex, stage, cpus = run
+        record, ex, stage, cpus, worker, wait = run
+        if record is None:
+            self._daemon_up(ex)
+            return
+        if wait:
+            # Its CPU work is done; the rest of the task is off the CPU (sleep, I/O).
+            self.env.timeout(wait).callbacks.append(
+                lambda _ev: self._on_task_end((record, ex, stage, cpus, worker, 0.0)))
+            return
         record.finish_time = now
         ex.free += cpus
         self.total_free += cpus
@@ -225,7 +293,7 @@ class SchedulerBackend:
         if record.slot >= 0:
             heapq.heappush(ex.free_slots, record.slot)
         if stage.python and self._reuse:
-            ex.idle_workers[stage.stage_id] = ex.idle_workers.get(stage.stage_id, 0) + 1
+            ex.idle.append(worker)   # PythonWorkerFactory.releaseWorker: back of the idle queue
         self._last_progress = now
         self.scheduler.task_finished(stage.taskset_id, record.index, now * 1000.0)
         # The DAG side's CompletionEvent without a call per task: the stage's hook (map
@@ -255,6 +323,11 @@ class SchedulerBackend:
         self.unseen += 1
         ex.free = ex.cores
         self.total_free += ex.cores
+        if self._background:
+            # The executor's JVM takes its share of its machine's cores from then on.
+            machine = self._machines[self._machine_of_host[ex.host].name]
+            n = self._registered_on[machine.name] = self._registered_on.get(machine.name, 0) + 1
+            machine.set_capacity(machine.cores - self._background * n)
         if self.conf.offers_on_registration:
             self.full_round()   # 2.x RegisterExecutor: all cores free, then an immediate full round
         else:

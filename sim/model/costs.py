@@ -1,8 +1,12 @@
 """Task and driver costs: how many CPU seconds a task needs, and the driver's own delays.
 
 A task's service demand (CPU seconds on its machine) is the Python worker start-up when its
-executor has no idle worker (`spark.python.worker.reuse` keeps finished workers for later
-tasks), plus a per-task overhead, plus work per item and per shuffled byte. The driver adds
+worker has not run the stage's function yet (`spark.python.worker.reuse` keeps finished workers
+for later tasks, of any stage), plus a fork when no worker was idle, plus a per-task overhead,
+plus work per item and per shuffled byte. Terms a calibration adds where a workload needs them
+(all off by default): the executor's Python daemon start, time off the CPU per task and per
+item, the share of a task's extra threads that does work, and two properties of the machine,
+a throughput penalty when it is oversubscribed and a background load per executor (`Machine`). The driver adds
 delays outside any task: job submission to the first offer (`submit_delay_s`), the gap
 between one stage finishing and the next being submitted (`stage_gap_s`) and the collection
 of results after the last task (`collect_s`). A task cost with a spread (`*_sd_s`) is drawn
@@ -39,7 +43,7 @@ MODEL_FORMAT = "sparkdelay-model/1"
 class CostModel:
     """Cost parameters, all in seconds (`*_sd_s` are standard deviations of the noise)."""
 
-    worker_startup_s: float = 3.0      # a worker's first task of a stage: import Chainer, load the model
+    worker_startup_s: float = 3.0      # a worker's first task of a stage's function: import Chainer, load the model
     worker_startup_sd_s: float = 0.2
     task_overhead_s: float = 0.3       # deserialise the closure, open the shuffle stream, report back
     task_overhead_sd_s: float = 0.05
@@ -51,6 +55,15 @@ class CostModel:
     submit_delay_s: float = 1.0        # driver: action called -> first taskset submitted
     stage_gap_s: float = 0.1           # driver: stage finished -> next stage submitted
     collect_s: float = 0.2             # driver: last task finished -> results back in the program
+    # Terms a calibration adds where a workload needs them (0 = off, as in the defaults above):
+    executor_start_s: float = 0.0      # an executor's first Python task starts its Python daemon
+                                       # (interpreter + pyspark); tasks launched meanwhile wait for it
+    worker_fork_s: float = 0.0         # a task that finds no idle worker forks one from the daemon
+    wait_per_task_s: float = 0.0       # time a task spends off the CPU (sleep, I/O, fetch wait) ...
+    wait_per_item_s: float = 0.0       # ... and per item: it does not share the machine's cores
+    thread_parallel_fraction: float = 1.0   # of a task's extra threads (OpenBLAS), the share doing work
+    oversubscription_penalty: float = 0.0   # throughput lost per unit of oversubscription of a machine
+    executor_background_cores: float = 0.0  # cores each executor on a machine takes from its tasks
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -59,6 +72,16 @@ class CostModel:
                 raise UserError(f"cost model: {f.name}: expected a finite number of seconds, got {value!r}")
             if value < 0:
                 raise UserError(f"cost model: {f.name}: must not be negative, got {value!r}")
+        if self.thread_parallel_fraction > 1:
+            raise UserError(f"cost model: thread_parallel_fraction: a share, at most 1, got {self.thread_parallel_fraction!r}")
+
+    def useful_threads(self, threads: int) -> float:
+        """How many of a task's `threads` threads' worth of work it gets done per unit of time."""
+        return 1.0 + self.thread_parallel_fraction * (threads - 1) if threads > 1 else 1.0
+
+    def task_wait(self, items: int) -> float:
+        """Seconds a task with `items` items spends off the CPU."""
+        return self.wait_per_task_s + self.wait_per_item_s * items if (self.wait_per_task_s or self.wait_per_item_s) else 0.0
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -84,6 +107,11 @@ class CostModel:
     @classmethod
     def load(cls, path: str | Path) -> "CostModel":
         """Read a `sparkdelay-model/1` JSON file: {"format": ..., "params": {<fields>}, ...}."""
+        return cls.from_params(cls.document(path)["params"], where=f"{path}: params")
+
+    @staticmethod
+    def document(path: str | Path) -> dict:
+        """The whole model file (params, uncertainty, fit report, calibrated range), checked."""
         path = Path(path)
         try:
             doc = json.loads(path.read_text())
@@ -97,7 +125,7 @@ class CostModel:
             raise UserError(f"{path}: format: expected {MODEL_FORMAT!r}, got {doc.get('format')!r}")
         if "params" not in doc:
             raise UserError(f"{path}: params: missing")
-        return cls.from_params(doc["params"], where=f"{path}: params")
+        return doc
 
     def to_json(self, **extra: Any) -> str:
         return json.dumps({"format": MODEL_FORMAT, "params": asdict(self), **extra}, indent=2)

@@ -57,6 +57,10 @@ class Stage:
     parents: tuple["Stage", ...] = ()
     on_task_end: Callable[[int, Any], None] | None = None
     is_shuffle_map: bool = False   # some stage reads its output; set by the DAGScheduler
+    threads: int = 1               # threads each task runs (OPENBLAS_NUM_THREADS of the workers)
+    # Whether its tasks run the job's own function, whose time off the CPU (sleep, I/O) the cost
+    # model's wait terms are: not the map side of partitionBy, which only hashes and pickles.
+    runs_job_function: bool = True
     taskset_id: str = field(init=False)
     finished: int = 0
     submit_s: float = _NAN
@@ -138,7 +142,8 @@ def _explicit_stage(stage_id: int, spec: StageSpec, costs: CostSampler, parents:
     def cost(index: int, needs_worker: bool) -> tuple[float, int]:
         return costs.explicit_task(spec.cpu_seconds[index], spec.cpu_seconds_sd, spec.python, needs_worker), 0
 
-    return Stage(stage_id, spec.name, spec.num_tasks, spec.python, lambda: list(spec.prefs), cost, parents)
+    return Stage(stage_id, spec.name, spec.num_tasks, spec.python, lambda: list(spec.prefs), cost, parents,
+                 threads=spec.threads)
 
 
 def _pyspark_stages(job: PySparkJob, costs: CostSampler, conf: SchedulerConf) -> list[Stage]:
@@ -165,5 +170,6 @@ def _pyspark_stages(job: PySparkJob, costs: CostSampler, conf: SchedulerConf) ->
         return costs.result_task(n, n * job.item_bytes, needs_worker), n
 
     map_stage = Stage(0, "map", job.map_slices, True, lambda: [()] * job.map_slices, map_cost,
-                      on_task_end=map_done)
-    return [map_stage, Stage(1, "result", job.partitions, True, reduce_prefs, reduce_cost, (map_stage,))]
+                      on_task_end=map_done, runs_job_function=False)
+    return [map_stage, Stage(1, "result", job.partitions, True, reduce_prefs, reduce_cost, (map_stage,),
+                             threads=job.workload.threads)]

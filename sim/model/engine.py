@@ -45,8 +45,9 @@ def simulate(cluster: ClusterSpec, job: JobSpec, cost_model: CostModel | None = 
     scheduler = TaskScheduler(conf, seed=int(sched_seq.generate_state(1, np.uint64)[0]), racks=cluster.racks or None)
     costs = CostSampler(cost_model, NormalStream(np.random.default_rng(cost_seq)))
     env = simpy.Environment()
-    backend = SchedulerBackend(env, scheduler, cluster, conf)
-    dag = DAGScheduler(env, backend, stages_of(job, costs, conf), cost_model)
+    stages = stages_of(job, costs, conf)
+    backend = SchedulerBackend(env, scheduler, cluster, conf, cost_model, max(s.threads for s in stages))
+    dag = DAGScheduler(env, backend, stages, cost_model)
     # Process order fixes the order of same-time events: revive tick, registrations, the job.
     backend.start()
     job_done = dag.start()

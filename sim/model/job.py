@@ -18,7 +18,11 @@ map outputs decide the reduce tasks' preferred hosts (the 20% rule, computed whe
 stage is submitted)::
 
     pyspark: {keys: {format: "shard-{:02d}", count: 40}, python_hash_seed: 0,
-              python_version: "3.11", map_slices: 1, partitions: 9, item_bytes: 800000}
+              python_version: "3.11", map_slices: 1, partitions: 9, item_bytes: 800000,
+              threads: 1}     # threads per reduce task (OPENBLAS_NUM_THREADS; 1 unless given)
+
+A task's threads share its machine's cores with every other runnable thread (`Machine`); a
+stage of the explicit form takes `threads` too.
 
 Everything in that mapping but `partitions` is the workload (`PySparkWorkload`), which
 calibration and validation read from the same file (`load_workload`) and combine with the
@@ -40,7 +44,11 @@ from sparkdelay.sim.policy.locality import TaskLocation, parse_task_location
 from sparkdelay.sim.policy.pyspark_partitioning import (DEFAULT_PYTHON_VERSION, KeySpec, parallelize_slice_sizes,
                                                         partition_members, partition_sizes)
 
-_PYSPARK_FIELDS = ("keys", "python_hash_seed", "python_version", "map_slices", "partitions", "item_bytes")
+_PYSPARK_FIELDS = ("keys", "python_hash_seed", "python_version", "map_slices", "partitions", "item_bytes",
+                   "threads")
+# Threads a task may run (numpy's OpenBLAS starts one per visible core unless OPENBLAS_NUM_THREADS
+# says otherwise); far past any machine this tool models.
+MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class StageSpec:
     cpu_seconds: tuple[float, ...]
     cpu_seconds_sd: float = 0.0
     python: bool = False
+    threads: int = 1   # threads each task runs (its work shares the machine per thread)
 
     @property
     def num_tasks(self) -> int:
@@ -72,6 +81,7 @@ class PySparkWorkload:
     python_version: str = DEFAULT_PYTHON_VERSION
     map_slices: int = 1
     item_bytes: int | None = None
+    threads: int = 1   # threads of a reduce task: OPENBLAS_NUM_THREADS of the workers (1 = one per task)
     source: str | None = field(default=None, compare=False)  # the file it was read from, for errors
 
     def reduce_items(self, partitions: int) -> list[int]:
@@ -212,7 +222,7 @@ def _parse_prefs(value: Any, tasks: int, where: str) -> tuple[tuple[TaskLocation
 
 def _parse_stage(doc: Any, i: int, where: str) -> StageSpec:
     doc = require_mapping(doc, where)
-    check_keys(doc, ("name", "tasks", "prefs", "cpu_seconds", "cpu_seconds_sd", "python"), where,
+    check_keys(doc, ("name", "tasks", "prefs", "cpu_seconds", "cpu_seconds_sd", "python", "threads"), where,
                required=("tasks", "cpu_seconds"))
     tasks = get_int(doc["tasks"], f"{where}.tasks", minimum=1)
     cpu = doc["cpu_seconds"]
@@ -228,7 +238,15 @@ def _parse_stage(doc: Any, i: int, where: str) -> StageSpec:
         cpu_seconds=costs,
         cpu_seconds_sd=get_float(doc.get("cpu_seconds_sd", 0.0), f"{where}.cpu_seconds_sd"),
         python=get_bool(doc.get("python", False), f"{where}.python"),
+        threads=_threads(doc.get("threads", 1), f"{where}.threads"),
     )
+
+
+def _threads(value: Any, where: str) -> int:
+    threads = get_int(value, where, minimum=1)
+    if threads > MAX_THREADS:
+        raise UserError(f"{where}: at most {MAX_THREADS} threads per task, got {threads}")
+    return threads
 
 
 def _parse_pyspark(doc: Any, where: str, source: str) -> PySparkJob:
@@ -245,6 +263,7 @@ def _parse_pyspark(doc: Any, where: str, source: str) -> PySparkJob:
         python_version=get_str(doc.get("python_version", DEFAULT_PYTHON_VERSION), f"{where}.python_version"),
         map_slices=map_slices,
         item_bytes=None if item_bytes is None else get_int(item_bytes, f"{where}.item_bytes", minimum=0),
+        threads=_threads(doc.get("threads", 1), f"{where}.threads"),
         source=source,
     )
     # PySpark's default shuffle width is the parent's partition count (SPEC §d.3).

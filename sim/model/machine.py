@@ -1,11 +1,24 @@
-"""A machine's physical cores, shared by its running tasks (egalitarian processor sharing).
+"""A machine's physical cores, shared by its running tasks' threads (egalitarian processor sharing).
 
-Every task running on a machine progresses at rate min(1, cores / running): a task never uses
-more than one core, and an oversubscribed box (several worker hosts on one machine) slows all
-its tasks equally. The queue is event-driven with a virtual clock, as processor-sharing
-queues are usually simulated: `virtual` is the service one task has received since the
-machine started, it advances at the current rate, and a task arriving with `w` CPU seconds of
-work completes when `virtual` reaches arrival-virtual + w. Tasks sit in a heap by that finish
+The operating system shares the cores among runnable threads, so the model shares them per
+thread: with k runnable threads on a machine whose tasks can use `capacity` cores, every thread
+runs at rate min(1, capacity / (k * penalty)), and a task with `threads` threads (numpy's
+OpenBLAS uses one per visible core unless told otherwise) of which `useful` do work progresses
+at `useful` times that rate. With one thread per task this is the classic min(1, cores / n):
+an oversubscribed box (several worker hosts on one machine) slows all its tasks equally.
+Three refinements, each 0 or 1 (off) unless a calibrated cost model sets them:
+- `capacity` is the machine's cores less a background load per executor on it (each executor
+  is a JVM with its own heartbeats, GC and shuffle service: `executor_background_cores`);
+- `penalty` = 1 + `oversubscription_penalty` x (k - capacity) / capacity once k exceeds the
+  capacity: many runnable processes do less work per second than few (context switches,
+  caches, spinning BLAS threads);
+- a task whose threads do not all do useful work (`useful` < `threads`) still occupies a core
+  share per thread, which is how extra BLAS threads slow their neighbours.
+
+The queue is event-driven with a virtual clock, as processor-sharing queues are usually
+simulated: `virtual` is the service one thread has received since the machine started, it
+advances at the current per-thread rate, and a task arriving with `w` CPU seconds of work and
+`u` useful threads completes when `virtual` reaches arrival-virtual + w / u. Tasks sit in a heap by that finish
 tag, so an arrival or departure costs O(log n) and only the next completion is ever scheduled:
 one SimPy timeout, replaced only when the next completion time actually changes (superseded
 timeouts are ignored by token), so a task costs about one or two SimPy events. A machine that
@@ -43,18 +56,25 @@ class Machine:
     """One machine's cores, shared by the tasks running on it; `on_complete(task)` as each ends."""
 
     __slots__ = ("env", "name", "cores", "on_complete", "dedicated", "_heap", "_virtual", "_updated_at",
-                 "_token", "_next_at", "_seq", "_done_callbacks")
+                 "_token", "_next_at", "_seq", "_done_callbacks", "capacity", "penalty", "_threads",
+                 "_threads_of")
 
     def __init__(self, env: simpy.Environment, name: str, cores: int,
-                 on_complete: Callable[[Any], None], max_running: int | None = None):
+                 on_complete: Callable[[Any], None], max_running: int | None = None,
+                 oversubscription_penalty: float = 0.0):
         if cores < 1:
             raise ValueError(f"machine {name!r}: cores must be >= 1")
         self.env = env
         self.name = name
         self.cores = cores
         self.on_complete = on_complete
-        # No more tasks than cores can ever run here: every task runs at rate 1.
+        # No more threads than cores can ever run here: every task runs at rate 1. (A caller
+        # with multi-threaded tasks or a background load passes max_running=None.)
         self.dedicated = max_running is not None and max_running <= cores
+        self.capacity = float(cores)             # cores left to tasks (less executors' background)
+        self.penalty = oversubscription_penalty  # loss of throughput per unit of oversubscription
+        self._threads = 0                        # runnable threads of the running tasks
+        self._threads_of: dict[int, int] = {}    # arrival seq -> threads, for tasks of more than one
         self._heap: list[tuple[float, int, Any]] = []   # (finish tag, arrival seq, task)
         self._virtual = 0.0
         self._updated_at = 0.0
@@ -65,23 +85,42 @@ class Machine:
         self._done_callbacks = (self._dedicated_done,)
 
     def rate(self) -> float:
-        """Speed of each running task: 1 until the cores are oversubscribed."""
-        n = len(self._heap)
-        return 1.0 if n <= self.cores else self.cores / n
+        """Speed of each runnable thread: 1 until the cores are oversubscribed."""
+        k = self._threads
+        cap = self.capacity
+        if k <= cap:
+            return 1.0
+        if self.penalty:
+            return cap / (k * (1.0 + self.penalty * (k - cap) / cap))
+        return self.cores / k if cap == self.cores else cap / k
 
-    def start(self, task: Any, work: float) -> None:
-        """Begin serving `task`, which needs `work` CPU seconds; `on_complete(task)` follows."""
+    def set_capacity(self, capacity: float) -> None:
+        """The cores left to tasks changed (an executor registered): re-time the running ones."""
+        self._advance()
+        self.capacity = max(capacity, 1e-3 * self.cores)
+        self._reschedule()
+
+    def start(self, task: Any, work: float, threads: int = 1, useful: float = 1.0) -> None:
+        """Begin serving `task`, which needs `work` CPU seconds on `threads` threads of which
+        `useful` do its work; `on_complete(task)` follows."""
         if self.dedicated:
             if work < 0:
                 raise ValueError(f"Negative delay {work}")   # as Timeout would
             done = _Completion()
             done.callbacks = self._done_callbacks
             done.task = task
-            self.env.schedule(done, NORMAL, work)   # what Timeout(env, work) does
+            # what Timeout(env, work) does; a multi-threaded task alone on its cores runs faster
+            self.env.schedule(done, NORMAL, work if useful == 1.0 else work / useful)
             return
         self._advance()
         self._seq += 1
-        heapq.heappush(self._heap, (self._virtual + work, self._seq, task))
+        if threads == 1 and useful == 1.0:
+            heapq.heappush(self._heap, (self._virtual + work, self._seq, task))
+            self._threads += 1
+        else:
+            heapq.heappush(self._heap, (self._virtual + work / useful, self._seq, task))
+            self._threads += threads
+            self._threads_of[self._seq] = threads
         self._reschedule()
 
     def _dedicated_done(self, event: _Completion) -> None:
@@ -118,8 +157,11 @@ class Machine:
         heap = self._heap
         limit = self._virtual + _ABS_EPS + _REL_EPS * abs(self._virtual)
         done = []
+        threads_of = self._threads_of
         while heap and heap[0][0] <= limit:
-            done.append(heapq.heappop(heap)[2])
+            _, seq, task = heapq.heappop(heap)
+            self._threads -= threads_of.pop(seq, 1) if threads_of else 1
+            done.append(task)
         if heap:
             self._reschedule()
         else:

@@ -3,7 +3,9 @@
 LOGS are event-log files, rolling `eventlog_v2_*` folders, folders of logs, or `index.jsonl`
 files from `sparkdelay run`. `--cluster` says which hosts share a machine's cores (needed to
 undo processor sharing); `--workload`, a PySpark-form job file as `simulate --job` reads it, gives
-the job's keys so items per partition are exact (its `partitions`, if any, is ignored).
+the job's keys so items per partition are exact (its `partitions`, if any, is ignored). Without
+it, the runs of an `index.jsonl` each bring their own workload from their row (keys, hash seed,
+map slices, worker CPython), so runs of one job that differ in those fit together.
 The result is a `sparkdelay-model/1` JSON file for `sim.costs.CostModel.load`; a short summary
 (each parameter with its standard error, RMSE, tasks and runs) goes to stdout.
 """
@@ -31,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--local-cores", type=positive_int, metavar="N",
                         help="cores of the machine shared by loopback hosts without --cluster (default: this machine's)")
     parser.add_argument("--samples-csv", metavar="CSV", help="also write the per-task samples as CSV")
+    parser.add_argument("--method", choices=("linear", "trace"), default="linear",
+                        help="linear: CPU demands under processor sharing, fitted linearly (default); trace: the logs "
+                             "replayed through the model's machine, terms chosen by cross-validation")
 
 
 def _fmt(value: float, se: float | None) -> str:
@@ -44,7 +49,7 @@ def run(args) -> int:
     from sparkdelay.calibration.pipeline import calibrate
     from sparkdelay.eventlog.log import write_csv
 
-    fit, doc, per_log = calibrate(args.logs, args.cluster, args.workload, args.local_cores)
+    fit, doc, per_log = calibrate(args.logs, args.cluster, args.workload, args.local_cores, args.method)
     out = Path(args.output)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -60,6 +65,14 @@ def run(args) -> int:
         print(f"  {name:22s} {_fmt(value, doc['uncertainty'].get(name))}")
     for note in report["notes"]:
         print(f"  note: {note}")
+    terms = report.get("terms")
+    if terms:
+        print(f"  terms kept: {', '.join(terms['kept'])} (task duration error {terms['task_duration_error']:.1%}, "
+              f"job span error {terms['job_span_error']:.1%})")
+        for c in terms["choices"]:
+            verdict = "kept" if c["kept"] else "dropped"
+            print(f"  {verdict:7s} {c['term']:26s} held-out job span error {c['cv_span_error_without']:.1%} without, "
+                  f"{c['cv_span_error_with']:.1%} with")
     skipped = sum(s.skipped_jobs for s in per_log)
     if skipped:
         print(f"  note: {skipped} job(s) without a shuffle (or not successful) were left out")

@@ -6,6 +6,13 @@ hardware (shared machine -> pinned cores). Prints each split's median and p90 jo
 error, the placement match rate, a naive log(P) interpolation baseline on the same split, and
 the run-to-run spread of the measurements; `--json` prints the same as one object, `-o` also
 writes it to a file.
+
+With `--corpus DIR` (a folder of workloads recorded with `sparkdelay run --job NAME`, such as the
+bundled data/corpus) it runs the corpus splits instead, per workload (`calibration.corpus`):
+interpolation in P, N = 3 from N = 1-2, pinned from shared, and few-shot (three runs -> the
+whole grid), each next to the log(P) and linear-in-N baselines and the run-to-run spread.
+`--method` picks the fit: `trace` (the runs replayed through the model's machine, terms chosen
+by cross-validation) or `linear` (CPU demands recovered under processor sharing).
 """
 
 from __future__ import annotations
@@ -29,6 +36,11 @@ def add_arguments(parser) -> None:
                         help="sweep recorded with workers pinned one per CPU (default: the bundled data/runs/pinned)")
     parser.add_argument("--workload", default=str(bundled(WORKLOAD)), metavar="W",
                         help="workload YAML with the job's keys (default: the bundled data/study-workload.yaml)")
+    parser.add_argument("--corpus", metavar="DIR", help="run the corpus splits over every workload of DIR "
+                        "(<DIR>/<job>/shared and /pinned, as `sparkdelay run --job NAME --out` records them)")
+    parser.add_argument("--job", action="append", metavar="NAME", help="with --corpus: only this workload (repeatable)")
+    parser.add_argument("--method", choices=("linear", "trace"), default=None,
+                        help="the fit: linear (default for the bundled sweeps) or trace (default with --corpus)")
     parser.add_argument("--reps", type=positive_int, default=20, help="simulations per measured run (default 20)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -46,18 +58,29 @@ def run(args) -> int:
     from sparkdelay.calibration.heldout import heldout_tests, load_sweep
     from sparkdelay.sim.model.job import load_workload
 
+    if args.corpus:
+        return _corpus(args)
     workload = load_workload(args.workload)
     shared = load_sweep("shared", Path(args.shared), workload)
     pinned = load_sweep("pinned", Path(args.pinned), workload)
     if not shared:
         raise UserError(f"{args.shared}: no finished runs (index.jsonl with event logs) to fit on")
-    doc = result_document(heldout_tests(shared, pinned, args.reps, args.seed))
+    doc = result_document(heldout_tests(shared, pinned, args.reps, args.seed, args.method or "linear"))
     if args.output:
         Path(args.output).write_text(json.dumps(doc, indent=2) + "\n")
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
-    pct = lambda x: "  n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:5.1%}"
+    _print_splits(doc)
+    return 0
+
+
+def _pct(x) -> str:
+    return "  n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:5.1%}"
+
+
+def _print_splits(doc: dict) -> None:
+    pct = _pct
     print(f"{'split':<15} {'train':>5} {'test':>4}  {'median APE':>10} {'p90 APE':>8} {'placement':>9}   "
           f"{'baseline median':>15} {'p90':>6}")
     for s in doc["splits"]:
@@ -67,4 +90,26 @@ def run(args) -> int:
     for name, spread in doc["spread"].items():
         print(f"run-to-run spread ({name}): {spread['configs_with_reps']} configs with reps, median |dev| from "
               f"config mean {pct(spread['median_abs_dev_from_config_mean'])}, p90 {pct(spread['p90_abs_dev_from_config_mean'])}")
+
+
+def _corpus(args) -> int:
+    from sparkdelay.calibration.corpus import corpus_heldout, workloads
+
+    corpus = Path(args.corpus)
+    if not corpus.is_dir() or not workloads(corpus):
+        raise UserError(f"{corpus}: no workloads (<job>/shared/index.jsonl) in this folder")
+    skipped: list[str] = []
+    results = corpus_heldout(corpus, args.reps, args.seed, args.method or "trace", args.job, skipped)
+    doc = {"corpus": str(corpus), "method": args.method or "trace", "skipped": skipped,
+           "workloads": [dict(result_document(r), workload=r["workload"]) for r in results]}
+    if args.output:
+        Path(args.output).write_text(json.dumps(doc, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    for w in doc["workloads"]:
+        print(f"== {w['workload']} ({doc['method']} fit)")
+        _print_splits(w)
+    for note in skipped:
+        print(f"skipped: {note}")
     return 0

@@ -17,6 +17,7 @@ import sys
 from tqdm import tqdm
 
 from sparkdelay.app.argtypes import positive_int
+from sparkdelay.ground.errors import UserError
 
 NAME = "validate"
 HELP = "simulate each measured run (config read from its event log) and compare with what Spark did"
@@ -41,16 +42,26 @@ def run(args) -> int:
     # Imported here, not at the top: the CLI imports every command module to build its parser,
     # and validation (model, event-log reader) would add about 0.4 s to `sparkdelay --help`.
     from sparkdelay.eventlog.discover import find_logs
-    from sparkdelay.calibration.validate import compare, load_runs, error_summary
+    from sparkdelay.calibration.validate import compare, error_summary, load_runs, outside_range
     from sparkdelay.sim.model.cluster import load_machines
     from sparkdelay.sim.model.costs import CostModel
     from sparkdelay.sim.model.job import load_workload
 
     model = CostModel.load(args.model)
+    calibrated = CostModel.document(args.model).get("calibrated_range") or {}
+    if not (isinstance(calibrated, dict) and all(
+            isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+            and (k not in ("executors", "partitions") or len(v) == 2) for k, v in calibrated.items())):
+        raise UserError(f"{args.model}: calibrated_range: expected lists of whole numbers "
+                        f"(machine_cores, threads; executors and partitions as [min, max])")
     runs = load_runs(find_logs(args.logs), load_machines(args.cluster), load_workload(args.workload))
-    comparisons = [compare(r, model, args.reps, args.seed)
-                   for r in tqdm(runs, desc="validate", unit="run", disable=args.json or not sys.stderr.isatty())]
+    comparisons = []
+    for r in tqdm(runs, desc="validate", unit="run", disable=args.json or not sys.stderr.isatty()):
+        c = compare(r, model, args.reps, args.seed)
+        c.extra["outside_calibrated_range"] = outside_range(r, calibrated)
+        comparisons.append(c)
     summary = error_summary(comparisons)
+    summary["outside_calibrated_range"] = sum(1 for c in comparisons if c.extra["outside_calibrated_range"])
     if args.json:
         print(json.dumps({"runs": [c.to_dict() for c in comparisons], "summary": summary}, indent=2))
         return 0
@@ -62,6 +73,10 @@ def run(args) -> int:
               f"{_vector(c.predicted_sorted_mode):<20} {'yes' if c.placement_match else 'no':<5} "
               f"{c.measured.fairness_index:.2f}/{c.predicted.fairness_index:.2f}  "
               f"{c.measured.max_tasks_per_host}/{c.predicted.max_tasks_per_host:.1f}")
+    for c in comparisons:
+        if c.extra["outside_calibrated_range"]:
+            print(f"  {c.app_id}: outside the model's calibrated range ({'; '.join(c.extra['outside_calibrated_range'])}): "
+                  f"an extrapolation", file=sys.stderr)
     fmt = lambda x: "n/a" if math.isnan(x) else f"{x:.1%}"
     print(f"{summary['runs']} runs: median APE {fmt(summary['median_ape'])}, p90 APE {fmt(summary['p90_ape'])}, "
           f"placement match {fmt(summary['placement_match'])}")

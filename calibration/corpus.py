@@ -1,0 +1,116 @@
+"""Held-out tests over the recorded corpus: for every workload, the splits a user meets.
+
+A corpus is a folder of workloads, each with the sweeps `sparkdelay run --job NAME` recorded
+(`<corpus>/<job>/shared`: workers sharing this machine's cores; `<corpus>/<job>/pinned`: a core
+each, when recorded). Every run carries its own workload in its index row, so no workload file
+is needed. Per workload:
+
+- A, interpolation: fit on P in {1, 4, 8, 20, 40}, predict the other partition counts;
+- B, more nodes: fit on N = 1-2, predict N = 3;
+- C, other hardware: fit on the shared sweep, predict the pinned one (where it was recorded);
+- D, few-shot: fit on three runs (N1 P8, N2 P20, N3 P40 at wait 3 s), predict the whole grid,
+  which is what a user does who runs a job three times before asking the tool;
+- E, leave one workload out: the terms that are properties of the machine and its software
+  (the Python daemon's start, a fork, the oversubscription penalty, the executors' background
+  load) fitted on the other workloads only, the job's own terms on its three few-shot runs.
+
+Each split is put next to the naive baselines: job time interpolated in log(P) (the nearest node
+count, same wait), and for B also linear in N (from N = 1 and 2 at the same P and wait), and
+next to the run-to-run spread of repeated configurations (the noise floor).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sparkdelay.calibration.fit import _driver
+from sparkdelay.calibration.heldout import Run, baseline, evaluate, load_sweep, run_to_run_spread
+from sparkdelay.calibration.trace_fit import BASE_TERMS, calibrate_traces
+from sparkdelay.sim.model.costs import CostModel
+
+INTERPOLATION_TRAIN = (1, 4, 8, 20, 40)
+FEW_SHOT = ((1, 8), (2, 20), (3, 40))
+FEW_SHOT_WAIT = "3s"
+# Properties of the machine and its software stack, not of a job (split E).
+MACHINE_TERMS = ("executor_start_s", "worker_fork_s", "oversubscription_penalty", "executor_background_cores")
+JOB_TERMS = BASE_TERMS + ("wait_per_task_s", "wait_per_item_s")
+
+
+def machine_terms(others: list[Run]) -> dict[str, float]:
+    """The machine's terms as a calibration on other workloads' runs chose and fitted them."""
+    jobs = [j for r in others for j in r.samples.jobs]
+    cal = calibrate_traces([r.trace for r in others if r.trace is not None], _driver(jobs)[0])
+    return {t: getattr(cal.model, t) for t in MACHINE_TERMS}
+
+
+def job_on_machine(machine: dict[str, float]):
+    """A fitter: the job's own terms fitted on its runs, the machine's terms as given."""
+    def fitter(train: list[Run]) -> CostModel:
+        jobs = [j for r in train for j in r.samples.jobs]
+        return calibrate_traces([r.trace for r in train if r.trace is not None], _driver(jobs)[0],
+                                choose_terms=False, terms=JOB_TERMS, fixed=machine).model
+    return fitter
+
+
+def workloads(corpus: Path) -> list[str]:
+    """The workloads of a corpus folder: each subfolder with a recorded shared sweep."""
+    return sorted(p.name for p in Path(corpus).iterdir() if (p / "shared" / "index.jsonl").is_file())
+
+
+def linear_in_nodes(train: list[Run], run: Run) -> float:
+    """Job time extrapolated linearly in N from N = 1 and 2 at the same P and wait (else log(P))."""
+    same = {r.row["nodes"]: r.measured.duration_s for r in train
+            if r.row["partitions"] == run.row["partitions"] and r.row["wait"] == run.row["wait"]}
+    if 1 in same and 2 in same:
+        return same[1] + (same[2] - same[1]) * (run.row["nodes"] - 1)
+    return baseline(train, run)
+
+
+def few_shot_runs(runs: list[Run]) -> list[Run]:
+    chosen = []
+    for n, p in FEW_SHOT:
+        match = [r for r in runs if r.row["nodes"] == n and r.row["partitions"] == p
+                 and r.row["wait"] == FEW_SHOT_WAIT]
+        chosen.extend(match[:1])
+    return chosen
+
+
+def workload_heldout(name: str, shared: list[Run], pinned: list[Run], reps: int, seed: int,
+                     method: str, others: list[Run] | None = None) -> dict:
+    train_p = set(INTERPOLATION_TRAIN)
+    few = few_shot_runs(shared)
+    splits = [
+        evaluate("A_interpolation", f"fit on P in {sorted(train_p)}, predict the other P",
+                 [r for r in shared if r.row["partitions"] in train_p],
+                 [r for r in shared if r.row["partitions"] not in train_p], reps, seed, method),
+        evaluate("B_more_nodes", "fit on N = 1-2, predict N = 3",
+                 [r for r in shared if r.row["nodes"] <= 2], [r for r in shared if r.row["nodes"] == 3],
+                 reps, seed, method, baseline_of=linear_in_nodes),
+        evaluate("C_other_hardware", "fit on the shared sweep, predict the pinned sweep", shared, pinned,
+                 reps, seed, method),
+        evaluate("D_few_shot", "fit on N1 P8, N2 P20, N3 P40 (wait 3 s), predict the whole grid",
+                 few, [r for r in shared if r not in few], reps, seed, method),
+    ]
+    if others and method == "trace":
+        splits.append(evaluate("E_other_workloads", "machine terms from the other workloads, job terms from "
+                               "the three few-shot runs, predict the whole grid", few,
+                               [r for r in shared if r not in few], reps, seed, method,
+                               fitter=job_on_machine(machine_terms(others))))
+    return {"workload": name, "splits": splits,
+            "spread": {"shared": run_to_run_spread(shared), "pinned": run_to_run_spread(pinned)}}
+
+
+def corpus_heldout(corpus: Path, reps: int = 20, seed: int = 0, method: str = "trace",
+                   only: list[str] | None = None, skipped: list[str] | None = None) -> list[dict]:
+    loaded = {}
+    for name in workloads(corpus):
+        base = Path(corpus) / name
+        loaded[name] = (load_sweep(f"{name}/shared", base / "shared", None, skipped),
+                        load_sweep(f"{name}/pinned", base / "pinned", None, skipped))
+    out = []
+    for name, (shared, pinned) in loaded.items():
+        if only and name not in only:
+            continue
+        others = [r for other, (s, _) in loaded.items() if other != name for r in s]
+        out.append(workload_heldout(name, shared, pinned, reps, seed, method, others))
+    return out

@@ -1,0 +1,447 @@
+"""Fit the cost model by replaying the recorded tasks through the model's own machine.
+
+The simulator's costs are mechanisms (`sim/model/costs.py`, `backend.py`, `machine.py`): a
+Python daemon per executor, workers forked from it and reused oldest-first across stages, a
+start-up the first time a worker runs a stage's function, per-task and per-item CPU work, time
+off the CPU, threads per task, a background load per executor and a throughput penalty when a
+machine is oversubscribed. This fit gives each of those terms the value under which the
+recorded run is reproduced: every task of the log is replayed where and when Spark launched it
+(its executor, its launch time), its CPU work shares its machine's cores with every other
+recorded task exactly as `Machine` shares them, and the predicted duration is compared with the
+recorded one. Placement is taken from the log, so the fit sees costs and contention only, not
+scheduling; the simulator then predicts placement from those costs.
+
+Per task, with the terms' values θ:
+- which worker it got is replayed from the log as PySpark's PythonWorkerFactory hands them out
+  (one queue per executor, oldest idle worker first, a fork when none is idle): forked or not,
+  and whether that worker already ran this stage's function (else it pays `worker_startup_s`);
+- the first Python task of an executor starts its daemon (`executor_start_s` of CPU on the
+  machine); that task and the ones launched before the daemon is up start their work then;
+- CPU demand c = overhead + items x per-item + bytes x per-byte (+ start-up, fork), served at
+  `useful` x r(t), r the per-thread rate of its machine; then `wait` seconds off the CPU;
+- r(t) = min(1, capacity(t) / (k(t) x penalty(k))) with k(t) the runnable threads of the
+  machine's tasks (a task counts while its CPU work runs, not while it waits) and capacity(t)
+  its cores less `executor_background_cores` per executor registered there by then.
+
+The residual is the relative error of each task's duration (floored at 0.5 s, so sub-second
+map tasks do not dominate), minimised with a robust loss and every term >= 0. Which terms a
+workload needs is chosen by cross-validation over its runs (`select_terms`): a term is kept
+only if adding it lowers the held-out error of the runs' job spans.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from sparkdelay.calibration.fit import _spreads
+from sparkdelay.eventlog.log import EventLog
+from sparkdelay.eventlog.shuffle_job import shuffle_job_stages
+from sparkdelay.ground.errors import UserError
+from sparkdelay.sim.model.cluster import MachineMap
+from sparkdelay.sim.model.costs import CostModel
+from sparkdelay.sim.model.job import PySparkWorkload
+
+# Every term the fit can set, in the order of the parameter vector.
+TERMS = ("task_overhead_s", "map_task_overhead_s", "worker_startup_s", "cpu_per_item_s", "map_cpu_per_item_s",
+         "cpu_per_byte_s", "executor_start_s", "worker_fork_s", "wait_per_task_s", "wait_per_item_s",
+         "oversubscription_penalty", "executor_background_cores", "thread_parallel_fraction")
+BASE_TERMS = ("task_overhead_s", "map_task_overhead_s", "worker_startup_s", "cpu_per_item_s", "map_cpu_per_item_s")
+OPTIONAL_TERMS = tuple(t for t in TERMS if t not in BASE_TERMS)
+# A term left out of a fit keeps this value (its "off" value).
+OFF = {t: 0.0 for t in TERMS} | {"thread_parallel_fraction": 1.0}
+_UPPER = {"oversubscription_penalty": 5.0, "executor_background_cores": 1.0, "thread_parallel_fraction": 1.0}
+_DURATION_FLOOR_S = 0.5
+_DAEMON_PASSES = 12
+_SCALE = {"cpu_per_byte_s": 1e-6}   # parameters are fitted in units where each is about 1
+
+
+@dataclass
+class TraceTask:
+    """One recorded task, as the replay needs it (times in seconds since its log's start)."""
+
+    executor: str
+    launch: float
+    finish: float
+    kind: str            # "reduce", "map" or "other" (another job's task: contention only)
+    items: int
+    nbytes: int
+    threads: int
+    forked: bool         # found no idle worker: forked one from the daemon
+    imports: bool        # its worker had not run this stage's function: pays the start-up
+    fitted: bool         # a successful task of the measured job: part of the objective
+
+
+@dataclass
+class TraceRun:
+    """One event log's tasks on one cluster's machines, with what the replay needs to know."""
+
+    app_id: str
+    tasks: list[TraceTask]
+    machine_of: dict[str, str]             # executor -> machine
+    cores: dict[str, int]                  # machine -> cores
+    registered: dict[str, list[float]]     # machine -> times executors registered there
+    job_span: tuple[float, float]          # the measured job's submission and completion (s)
+
+    @property
+    def threads_used(self) -> int:
+        return max((t.threads for t in self.tasks), default=1)
+
+
+def trace_run(log: EventLog, machines: MachineMap, workload: PySparkWorkload | None) -> TraceRun | None:
+    """The log as a `TraceRun`; None when it has no successful PySpark shuffle job to fit."""
+    job = next((j for j in log.jobs if j.result == "JobSucceeded" and shuffle_job_stages(log, j)), None)
+    if job is None or job.submission_ms is None or job.completion_ms is None:
+        return None
+    result, maps = shuffle_job_stages(log, job)
+    t0 = min([t.launch_ms for t in log.tasks] + [job.submission_ms])
+    machine_of, cores, registered = {}, {}, {}
+    for e in log.executors:
+        m = machines.machine_of(e.host, e.executor_id, e.cores)
+        machine_of[e.executor_id] = m.name
+        cores[m.name] = m.cores
+        registered.setdefault(m.name, []).append(((e.added_ms or t0) - t0) / 1000.0)
+    for times in registered.values():
+        times.sort()
+    threads = blas_threads(log, workload)
+    reduce_items = workload.reduce_items(result.num_tasks) if workload else None
+    map_items = {s.stage_id: (workload.map_items(s.num_tasks) if workload else None) for s in maps}
+    workers = _replay_workers(log, {e.executor_id: max(1, e.cores // _task_cpus(log)) for e in log.executors})
+    tasks = []
+    for t in log.tasks:
+        if t.finish_ms is None or t.executor_id not in machine_of:
+            continue
+        ok = t.succeeded and t.stage_attempt == (log.stage(t.stage_id).attempt if log.stage(t.stage_id) else 0)
+        if t.stage_id == result.stage_id:
+            kind = "reduce"
+            items = reduce_items[t.index] if reduce_items else t.shuffle_records_read
+        elif t.stage_id in map_items:
+            kind = "map"
+            mi = map_items[t.stage_id]
+            items = mi[t.index] if mi else 0
+        else:
+            kind, items = "other", 0
+        forked, imports = workers.get(t.task_id, (False, False))
+        tasks.append(TraceTask(t.executor_id, (t.launch_ms - t0) / 1000.0, (t.finish_ms - t0) / 1000.0, kind, items,
+                               t.shuffle_read_bytes, threads if kind == "reduce" else 1,
+                               forked, imports, ok and kind != "other"))
+    tasks.sort(key=lambda t: t.launch)
+    return TraceRun(log.app_id or log.path, tasks, machine_of, cores, registered,
+                    ((job.submission_ms - t0) / 1000.0, (job.completion_ms - t0) / 1000.0))
+
+
+def _task_cpus(log: EventLog) -> int:
+    try:
+        return max(1, int(log.properties.get("spark.task.cpus", "1")))
+    except ValueError:
+        raise UserError(f"{log.path}: spark.task.cpus: expected a whole number, "
+                        f"got {log.properties['spark.task.cpus']!r}") from None
+
+
+def blas_threads(log: EventLog, workload: PySparkWorkload | None = None) -> int:
+    """BLAS threads of a reduce task: OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS) as the application
+    set it for its executors (`spark.executorEnv.*`), else the workload's `threads`, else 1. A log
+    cannot say whether a job's code runs BLAS at all, so an unset variable is not read as
+    OpenBLAS's default of a thread per core: a workload whose tasks do should say `threads`."""
+    value = log.properties.get("spark.executorEnv.OPENBLAS_NUM_THREADS") or \
+        log.properties.get("spark.executorEnv.OMP_NUM_THREADS")
+    if value is None:
+        return workload.threads if workload is not None else 1
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise UserError(f"{log.path}: spark.executorEnv.OPENBLAS_NUM_THREADS: expected a whole number, "
+                        f"got {value!r}") from None
+
+
+def _replay_workers(log: EventLog, slots: dict[str, int]) -> dict[int, tuple[bool, bool]]:
+    """task id -> (forked a worker, paid the function's start-up), replaying PythonWorkerFactory:
+    one queue of idle workers per executor, oldest first, each the set of stages it ran.
+
+    Spark frees a slot when the executor reports the task done, but the driver stamps "Finish
+    Time" after fetching the result, so a next task can launch a few ms before the previous one
+    "finishes": a launch onto a full executor means the running task that finishes first had
+    already ended, and its worker (PySpark releases it even earlier) is idle."""
+    reuse = log.properties.get("spark.python.worker.reuse", "true").strip().lower() != "false"
+    out: dict[int, tuple[bool, bool]] = {}
+    by_exec: dict[str, list] = {}
+    for t in log.tasks:
+        by_exec.setdefault(t.executor_id, []).append(t)
+    for executor, group in by_exec.items():
+        cap = slots.get(executor)
+        timeline = sorted([(t.launch_ms, 1, t) for t in group] +
+                          [(t.finish_ms, 0, t) for t in group if t.finish_ms is not None],
+                          key=lambda e: (e[0], e[1], e[2].task_id))
+        idle: deque[set[int]] = deque()
+        running: dict[int, tuple] = {}
+
+        def release(task_id: int) -> None:
+            t, worker = running.pop(task_id)
+            if reuse:
+                idle.append(worker)
+
+        for _, is_launch, t in timeline:
+            if not is_launch:
+                if t.task_id in running:
+                    release(t.task_id)
+                continue
+            while cap and len(running) >= cap:
+                first = min(running.values(), key=lambda r: (r[0].finish_ms is None, r[0].finish_ms or 0, r[0].task_id))
+                release(first[0].task_id)
+            if idle:
+                worker = idle.popleft()
+                out[t.task_id] = (False, t.stage_id not in worker)
+                worker.add(t.stage_id)
+            else:
+                worker = {t.stage_id}
+                out[t.task_id] = (True, True)
+            running[t.task_id] = (t, worker)
+    return out
+
+
+# ------------------------------------------------------------------------------ the replay
+class Replay:
+    """Predicted finishes of a run's tasks under the terms' values (`predict`), in numpy: the
+    run's arrays are built once, each prediction is a few vector operations per machine."""
+
+    def __init__(self, run: TraceRun):
+        self.run = run
+        tasks = run.tasks
+        self.launch = np.array([t.launch for t in tasks])
+        self.finish = np.array([t.finish for t in tasks])
+        self.is_map = np.array([t.kind == "map" for t in tasks])
+        self.is_reduce = np.array([t.kind == "reduce" for t in tasks])
+        self.items = np.array([t.items for t in tasks], dtype=float)
+        self.nbytes = np.array([t.nbytes for t in tasks], dtype=float)
+        self.threads = np.array([t.threads for t in tasks], dtype=float)
+        self.forked = np.array([t.forked for t in tasks])
+        self.imports = np.array([t.imports and t.kind == "reduce" for t in tasks])
+        self.fitted = np.array([t.fitted for t in tasks])
+        executors = sorted({t.executor for t in tasks})
+        self.executor = np.array([executors.index(t.executor) for t in tasks], dtype=int)
+        # The first task of each executor (tasks are in launch order) starts its daemon.
+        self.first = np.array([int(np.flatnonzero(self.executor == e)[0]) for e in range(len(executors))], dtype=int)
+        machines = sorted(set(run.machine_of[e] for e in executors))
+        exec_machine = np.array([machines.index(run.machine_of[e]) for e in executors], dtype=int)
+        self.machines = [(run.cores[m], np.sort(np.array(run.registered.get(m, []), dtype=float)),
+                          np.flatnonzero(exec_machine[self.executor] == i),
+                          np.flatnonzero(exec_machine == i)) for i, m in enumerate(machines)]
+
+    def predict(self, p: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """(predicted finish, recorded finish) of the run's fitted tasks, in the run's seconds."""
+        cpu = np.where(self.is_map, p["map_task_overhead_s"] + p["map_cpu_per_item_s"] * self.items,
+                       p["task_overhead_s"] + p["cpu_per_item_s"] * self.items + p["cpu_per_byte_s"] * self.nbytes)
+        cpu = cpu + self.imports * p["worker_startup_s"] + self.forked * p["worker_fork_s"]
+        wait = np.where(self.is_map, 0.0, p["wait_per_task_s"] + p["wait_per_item_s"] * self.items)
+        useful = np.where(self.threads > 1, 1.0 + p["thread_parallel_fraction"] * (self.threads - 1), 1.0)
+        work = cpu / useful
+        ready = self.launch[self.first] + p["executor_start_s"]   # daemon up, per executor (first guess)
+        # The daemons' ready times and the machines' rates depend on each other: iterate to the
+        # fixed point (a few passes; one without daemons).
+        passes = _DAEMON_PASSES if p["executor_start_s"] else 1
+        for _ in range(passes):
+            before = ready.copy()
+            start = np.maximum(self.launch, ready[self.executor]) if p["executor_start_s"] else self.launch
+            predicted = np.empty(len(self.launch))
+            for cores, registered, idx, execs in self.machines:
+                # Runnable threads: each task's CPU phase as recorded (its end less its predicted
+                # wait), and each executor's daemon start while it runs.
+                s, e, w = start[idx], np.maximum(start[idx], self.finish[idx] - wait[idx]), self.threads[idx]
+                if p["executor_start_s"]:
+                    d0 = self.launch[self.first[execs]]
+                    s, e, w = np.r_[s, d0], np.r_[e, np.maximum(d0, ready[execs])], np.r_[w, np.ones(len(execs))]
+                times, rates, cum = _rate_profile(s, e, w, cores, registered, p["executor_background_cores"],
+                                                  p["oversubscription_penalty"])
+                predicted[idx] = _served_until(times, rates, cum, start[idx], work[idx]) + wait[idx]
+                if p["executor_start_s"]:
+                    d0 = self.launch[self.first[execs]]
+                    ready[execs] = _served_until(times, rates, cum, d0, np.full(len(execs), p["executor_start_s"]))
+            if passes > 1 and np.all(np.abs(ready - before) < 1e-4):
+                break
+        return predicted[self.fitted], self.finish[self.fitted]
+
+
+def _rate_profile(s, e, w, cores: int, registered: np.ndarray, background: float, penalty: float):
+    """Per-thread rate of a machine as a step function of time: breakpoints, the rate from each
+    on, and the service one thread has received by each (all numpy arrays)."""
+    live = e > s
+    t = np.r_[s[live], e[live]]
+    dk = np.r_[w[live], -w[live]]
+    if background:
+        t = np.r_[t, registered]
+        dk = np.r_[dk, np.zeros(len(registered))]
+    order = np.argsort(t, kind="stable")
+    t, k = t[order], np.cumsum(dk[order])
+    last = np.r_[t[1:] != t[:-1], True] if len(t) else np.zeros(0, dtype=bool)
+    t, k = t[last], np.maximum(k[last], 0.0)
+    times = np.r_[min(0.0, t[0]) - 1.0 if len(t) else 0.0, t]
+    k = np.r_[0.0, k]
+    cap = np.full(len(times), float(cores))
+    if background:
+        cap = np.maximum(cores - background * np.searchsorted(registered, times, side="right"), 1e-3 * cores)
+    over = k > cap
+    rates = np.ones(len(times))
+    rates[over] = cap[over] / (k[over] * (1.0 + penalty * (k[over] - cap[over]) / cap[over]))
+    cum = np.r_[0.0, np.cumsum(np.diff(times) * rates[:-1])]
+    return times, rates, cum
+
+
+def _served_until(times, rates, cum, start, work):
+    """When threads that start at `start` have received `work` seconds of service (arrays)."""
+    i = np.maximum(np.searchsorted(times, start, side="right") - 1, 0)
+    target = cum[i] + (start - times[i]) * rates[i] + work
+    j = np.maximum(np.searchsorted(cum, target, side="right") - 1, i)
+    return times[j] + (target - cum[j]) / rates[j]
+
+
+# ------------------------------------------------------------------------------ the fit
+@dataclass
+class TraceFit:
+    params: dict[str, float]
+    terms: tuple[str, ...]
+    task_error: float          # median relative error of the fitted tasks' durations
+    span_error: float          # median relative error of the runs' measured job spans
+    runs: int
+    tasks: int
+    notes: list[str] = field(default_factory=list)
+
+
+def fit_terms(runs: list[TraceRun], terms: tuple[str, ...] = TERMS, fixed: dict[str, float] | None = None) -> TraceFit:
+    """Least squares over `terms` on every fitted task; the terms in `fixed` keep the values given
+    there (e.g. a machine's terms fitted on other workloads), every other term its off value."""
+    if not runs:
+        raise UserError("no successful reduce tasks of a PySpark shuffle job (partitionBy -> collect) in the logs")
+    fixed = dict(fixed or {})
+    terms = tuple(t for t in TERMS if t in terms and t not in fixed)
+    if max(r.threads_used for r in runs) <= 1 and "thread_parallel_fraction" in terms:
+        terms = tuple(t for t in terms if t != "thread_parallel_fraction")   # no task has threads to share
+    replays = [Replay(r) for r in runs]
+    observed = [np.array([t.finish for t in r.tasks if t.fitted]) for r in runs]
+    launches = [np.array([t.launch for t in r.run.tasks if t.fitted]) for r in replays]
+    scale = np.array([_SCALE.get(t, 1.0) for t in terms])
+
+    def params_of(x) -> dict[str, float]:
+        return {**OFF, **fixed, **{t: float(v) * s for t, v, s in zip(terms, x, scale)}}
+
+    def residuals(x) -> np.ndarray:
+        p = params_of(x)
+        out = []
+        for rep, obs, launch in zip(replays, observed, launches):
+            pred, _ = rep.predict(p)
+            dur = np.maximum(obs - launch, _DURATION_FLOOR_S)
+            out.append(((pred - launch) - (obs - launch)) / dur)
+        return np.concatenate(out)
+
+    x0 = np.array([_start(t) / s for t, s in zip(terms, scale)])
+    lower = np.zeros(len(terms))
+    upper = np.array([_UPPER.get(t, np.inf) / s for t, s in zip(terms, scale)])
+    sol = least_squares(residuals, x0, bounds=(lower, upper), loss="soft_l1", f_scale=0.1, x_scale="jac",
+                        max_nfev=200)
+    params = params_of(sol.x)
+    return TraceFit(params, terms, float(np.median(np.abs(residuals(sol.x)))), span_error(runs, params),
+                    len(runs), int(sum(len(o) for o in observed)))
+
+
+def _start(term: str) -> float:
+    return {"task_overhead_s": 0.3, "map_task_overhead_s": 0.5, "worker_startup_s": 1.0, "cpu_per_item_s": 0.3,
+            "map_cpu_per_item_s": 0.01, "thread_parallel_fraction": 0.5}.get(term, 0.01)
+
+
+def span_error(runs: list[TraceRun], params: dict[str, float]) -> float:
+    """Median relative error of the measured job's span (first launch to last finish of its tasks)."""
+    errors = []
+    for run in runs:
+        pred, obs = Replay(run).predict(params)
+        launch = min(t.launch for t in run.tasks if t.fitted)
+        errors.append(abs(pred.max() - obs.max()) / max(obs.max() - launch, _DURATION_FLOOR_S))
+    return float(np.median(errors)) if errors else math.nan
+
+
+@dataclass
+class TermChoice:
+    term: str
+    kept: bool
+    cv_error_without: float
+    cv_error_with: float
+
+
+def cv_error(runs: list[TraceRun], terms: tuple[str, ...], folds: int = 3) -> float:
+    """Held-out span error: fit on all runs but one fold, measure on that fold, median over runs."""
+    order = sorted(range(len(runs)), key=lambda i: runs[i].app_id)
+    errors = []
+    k = min(folds, len(runs))
+    if k < 2:
+        return span_error(runs, fit_terms(runs, terms).params)
+    for f in range(k):
+        test = [runs[i] for j, i in enumerate(order) if j % k == f]
+        train = [runs[i] for j, i in enumerate(order) if j % k != f]
+        params = fit_terms(train, terms).params
+        for run in test:
+            errors.append(span_error([run], params))
+    return float(np.median(errors))
+
+
+def select_terms(runs: list[TraceRun], candidates: tuple[str, ...] = OPTIONAL_TERMS, folds: int = 3,
+                 min_gain: float = 0.02) -> tuple[tuple[str, ...], list[TermChoice]]:
+    """Forward selection by cross-validation, from the base terms: each optional term is first
+    tried alone on top of them; then, best first, a term is kept if adding it to those kept so
+    far still lowers the held-out error by at least `min_gain` (relative)."""
+    kept = tuple(BASE_TERMS)
+    choices: list[TermChoice] = []
+    current = cv_error(runs, kept, folds)
+    remaining = [c for c in candidates if not (c == "thread_parallel_fraction" and
+                                                max(r.threads_used for r in runs) <= 1)]
+    alone = {c: cv_error(runs, kept + (c,), folds) for c in remaining}
+    for c in sorted(remaining, key=lambda c: alone[c]):
+        if alone[c] >= current * (1 - min_gain):
+            choices.append(TermChoice(c, False, current, alone[c]))
+            continue
+        with_c = alone[c] if kept == BASE_TERMS else cv_error(runs, kept + (c,), folds)
+        if with_c < current * (1 - min_gain):
+            choices.append(TermChoice(c, True, current, with_c))
+            kept += (c,)
+            current = with_c
+        else:
+            choices.append(TermChoice(c, False, current, with_c))
+    return kept, choices
+
+
+# ------------------------------------------------------------------------------ the model
+@dataclass
+class Calibration:
+    """A fitted cost model with the report of how its terms were chosen."""
+
+    model: CostModel
+    fit: TraceFit
+    choices: list[TermChoice]
+    uncertainty: dict[str, float | None]
+
+
+def calibrate_traces(runs: list[TraceRun], driver: dict[str, float], choose_terms: bool = True,
+                     terms: tuple[str, ...] | None = None, folds: int = 3,
+                     fixed: dict[str, float] | None = None) -> Calibration:
+    """The cost model of `runs`: terms chosen by cross-validation (or the given `terms`), fitted on
+    every run, the noise spreads from the residuals, the driver delays as given."""
+    choices: list[TermChoice] = []
+    if terms is None:
+        # One run cannot be cross-validated: it gets the base terms only.
+        terms, choices = select_terms(runs, folds=folds) if choose_terms and len(runs) >= 2 else (BASE_TERMS, [])
+    fit = fit_terms(runs, terms, fixed)
+    residuals, imports, items = [], [], []
+    for run in runs:
+        pred, obs = Replay(run).predict(fit.params)
+        fitted = [t for t in run.tasks if t.fitted]
+        for t, p_fin, o_fin in zip(fitted, pred, obs):
+            if t.kind == "reduce":
+                residuals.append(o_fin - p_fin)
+                imports.append(t.imports)
+                items.append(t.items)
+    params = dict(fit.params)
+    params.update(_spreads(np.array(residuals), np.array(imports), np.array(items), params, len(fit.terms)))
+    params.update(driver)
+    model = CostModel.from_params(params, where="fitted model")
+    return Calibration(model, fit, choices, {t: None for t in TERMS})
