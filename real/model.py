@@ -64,28 +64,7 @@ def predict(model, images: np.ndarray) -> np.ndarray:
 
 def train(x: np.ndarray, y: np.ndarray, hidden: int = HIDDEN, epochs: int = EPOCHS, seed: int = SEED) -> dict[str, np.ndarray]:
     import chainer
-    import chainer.functions as F
-    rng = np.random.RandomState(seed)
-    model = _mlp(chainer)(hidden)
-    # Replace Chainer's initial weights (drawn from numpy's global RNG) with our seeded ones.
-    for name, param in sorted(model.namedparams()):
-        if name.endswith("/W"):
-            fan_in = param.array.shape[1]
-            param.array[...] = rng.normal(0, np.sqrt(2.0 / fan_in), param.array.shape).astype(np.float32)
-        else:
-            param.array[...] = 0
-    opt = chainer.optimizers.MomentumSGD(lr=LR * 10, momentum=0.9)
-    opt.setup(model)
-    xs, ys = to_input(x), y.astype(np.int32)
-    for _ in range(epochs):
-        order = rng.permutation(len(xs))
-        for start in range(0, len(xs), BATCH):
-            idx = order[start:start + BATCH]
-            loss = F.softmax_cross_entropy(model(xs[idx]), ys[idx])
-            model.cleargrads()
-            loss.backward()
-            opt.update()
-    return {name.lstrip("/"): param.array.copy() for name, param in model.namedparams()}
+    return weights.train(_mlp(chainer)(hidden), to_input(x), y, epochs, seed, LR * 10, BATCH)
 
 
 def cache_key(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int) -> str:

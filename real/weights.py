@@ -37,3 +37,32 @@ def cached(cache_dir: Path, name: str, key: str,
     np.savez(tmp, **{k.replace("/", "|"): v for k, v in weights.items()})
     os.replace(tmp, path)
     return weights, path, True
+
+
+def train(model, xs: np.ndarray, ys: np.ndarray, epochs: int, seed: int, lr: float, batch: int) -> dict[str, np.ndarray]:
+    """Train a Chainer classifier deterministically and return its weights.
+
+    numpy's RandomState(seed) replaces Chainer's initial weights (drawn from numpy's global RNG)
+    with He-normal ones (zero biases) and orders the minibatches, so the same data, model and
+    seed always give the same weights; momentum SGD on softmax cross-entropy, CPU only."""
+    import chainer
+    import chainer.functions as F
+    rng = np.random.RandomState(seed)
+    for name, param in sorted(model.namedparams()):
+        if name.endswith("/W"):
+            fan_in = int(np.prod(param.array.shape[1:]))
+            param.array[...] = rng.normal(0, np.sqrt(2.0 / fan_in), param.array.shape).astype(np.float32)
+        else:
+            param.array[...] = 0
+    opt = chainer.optimizers.MomentumSGD(lr=lr, momentum=0.9)
+    opt.setup(model)
+    ys = ys.astype(np.int32)
+    for _ in range(epochs):
+        order = rng.permutation(len(xs))
+        for start in range(0, len(xs), batch):
+            idx = order[start:start + batch]
+            loss = F.softmax_cross_entropy(model(xs[idx]), ys[idx])
+            model.cleargrads()
+            loss.backward()
+            opt.update()
+    return {name.lstrip("/"): param.array.copy() for name, param in model.namedparams()}

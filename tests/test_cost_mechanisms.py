@@ -33,7 +33,10 @@ def _finishes(cores: int, tasks: list[tuple[float, float, int, float]], **machin
 
     def launch(i, start, work, threads, useful):
         yield env.timeout(start)
-        m.start(i, work, threads, useful)
+        if threads == 1 and useful == 1.0:
+            m.start(i, work)
+        else:
+            m.start_threads(i, work, threads, useful)
 
     for i, (start, work, threads, useful) in enumerate(tasks):
         env.process(launch(i, start, work, threads, useful))

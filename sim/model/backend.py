@@ -77,7 +77,7 @@ class Executor:
         self.seen = False     # appeared in an offer (so the policy counts it alive)
         self.offers: dict[int, WorkerOffer] = {}   # free cores -> cached WorkerOffer
         self.daemon = _DAEMON_DOWN
-        self.waiting: list[tuple] = []   # tasks waiting for the daemon: (run, cpu, threads, useful)
+        self.waiting: list[tuple] = []   # tasks waiting for the daemon: (run, cpu, threads)
 
 
 # A running task, as handed to its machine and back: (record, executor, stage, cpus, worker,
@@ -213,6 +213,7 @@ class SchedulerBackend:
         heappop = heapq.heappop
         task_id = self._next_task_id
         taken = 0
+        fork_s, has_wait, daemon_s = self._fork_s, self._has_wait, self._daemon_s
         for launch in launches:
             ex = executors[launch.executor_id]
             stage = by_taskset[launch.taskset_id]
@@ -221,38 +222,38 @@ class SchedulerBackend:
             ex.free -= cpus
             if ex.free < 0:
                 raise AssertionError(f"executor {ex.id} over-committed by the policy")
-            needs_worker = False
-            worker = None
-            forked = False
             if stage.python:
                 # PythonWorkerFactory.create(): the oldest idle worker, else a fork. A worker pays
                 # the start-up (mostly importing what the function needs, such as Chainer) the
                 # first time it runs a stage's function, once per process.
                 if reuse and ex.idle:
                     worker = ex.idle.popleft()
-                    if stage.stage_id not in worker:
-                        needs_worker = True
+                    needs_worker = stage.stage_id not in worker
+                    if needs_worker:
                         worker.add(stage.stage_id)
+                    cpu, items = stage.cost(launch.index, needs_worker)
                 else:
-                    needs_worker = forked = True
                     worker = {stage.stage_id}
-            cpu, items = stage.cost(launch.index, needs_worker)
-            if forked and self._fork_s:
-                cpu += self._fork_s
-            wait = self.cost_model.task_wait(items) if self._has_wait and stage.python and stage.runs_job_function else 0.0
+                    cpu, items = stage.cost(launch.index, True)
+                    if fork_s:
+                        cpu += fork_s
+                wait = self.cost_model.task_wait(items) if has_wait and stage.runs_job_function else 0.0
+            else:
+                worker = None
+                wait = 0.0
+                cpu, items = stage.cost(launch.index, False)
             slot = heappop(ex.free_slots) if ex.free_slots else -1
             record = TaskRecord(stage.stage_id, task_id, launch.index, launch.attempt, ex.id, ex.host,
                                 _LOCALITY_NAME[launch.locality], now, _NAN, slot, items, cpu, stage.name)
             task_id += 1
             records.append(record)
             run = (record, ex, stage, cpus, worker, wait)
-            threads = stage.threads
-            if self._daemon_s and stage.python and ex.daemon != _DAEMON_UP:
-                self._wait_for_daemon(ex, run, cpu, threads)
-            elif threads == 1:
+            if daemon_s and stage.python and ex.daemon != _DAEMON_UP:
+                self._wait_for_daemon(ex, run, cpu, stage.threads)
+            elif stage.threads == 1:
                 ex.machine.start(run, cpu)
             else:
-                ex.machine.start(run, cpu, threads, self.cost_model.useful_threads(threads))
+                ex.machine.start_threads(run, cpu, stage.threads, self.cost_model.useful_threads(stage.threads))
         # Totals once per round: nothing reads them while the launches are handed out.
         n = len(launches)
         self._next_task_id = task_id
@@ -267,13 +268,16 @@ class SchedulerBackend:
         if ex.daemon == _DAEMON_DOWN:
             ex.daemon = _DAEMON_STARTING
             ex.machine.start((None, ex, None, 0, None, 0.0), self._daemon_s)
-        ex.waiting.append((run, cpu, threads, self.cost_model.useful_threads(threads)))
+        ex.waiting.append((run, cpu, threads))
 
     def _daemon_up(self, ex: Executor) -> None:
         ex.daemon = _DAEMON_UP
         waiting, ex.waiting = ex.waiting, []
-        for run, cpu, threads, useful in waiting:
-            ex.machine.start(run, cpu, threads, useful)
+        for run, cpu, threads in waiting:
+            if threads == 1:
+                ex.machine.start(run, cpu)
+            else:
+                ex.machine.start_threads(run, cpu, threads, self.cost_model.useful_threads(threads))
 
     def _on_task_end(self, run: _Running) -> None:
         now = self.env.now

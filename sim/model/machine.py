@@ -100,27 +100,36 @@ class Machine:
         self.capacity = max(capacity, 1e-3 * self.cores)
         self._reschedule()
 
-    def start(self, task: Any, work: float, threads: int = 1, useful: float = 1.0) -> None:
-        """Begin serving `task`, which needs `work` CPU seconds on `threads` threads of which
-        `useful` do its work; `on_complete(task)` follows."""
+    def start(self, task: Any, work: float) -> None:
+        """Begin serving `task`, one thread needing `work` CPU seconds; `on_complete(task)` follows."""
         if self.dedicated:
             if work < 0:
                 raise ValueError(f"Negative delay {work}")   # as Timeout would
             done = _Completion()
             done.callbacks = self._done_callbacks
             done.task = task
-            # what Timeout(env, work) does; a multi-threaded task alone on its cores runs faster
-            self.env.schedule(done, NORMAL, work if useful == 1.0 else work / useful)
+            self.env.schedule(done, NORMAL, work)   # what Timeout(env, work) does
             return
         self._advance()
         self._seq += 1
-        if threads == 1 and useful == 1.0:
-            heapq.heappush(self._heap, (self._virtual + work, self._seq, task))
-            self._threads += 1
-        else:
-            heapq.heappush(self._heap, (self._virtual + work / useful, self._seq, task))
-            self._threads += threads
-            self._threads_of[self._seq] = threads
+        heapq.heappush(self._heap, (self._virtual + work, self._seq, task))
+        self._threads += 1
+        self._reschedule()
+
+    def start_threads(self, task: Any, work: float, threads: int, useful: float) -> None:
+        """Begin serving `task`, which needs `work` CPU seconds on `threads` threads of which
+        `useful` do its work; `on_complete(task)` follows."""
+        if self.dedicated:   # alone on its cores: it runs `useful` times as fast
+            done = _Completion()
+            done.callbacks = self._done_callbacks
+            done.task = task
+            self.env.schedule(done, NORMAL, work / useful)
+            return
+        self._advance()
+        self._seq += 1
+        heapq.heappush(self._heap, (self._virtual + work / useful, self._seq, task))
+        self._threads += threads
+        self._threads_of[self._seq] = threads
         self._reschedule()
 
     def _dedicated_done(self, event: _Completion) -> None:
