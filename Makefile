@@ -13,6 +13,10 @@ setup: $(STAMP)
 # setuptools pinned here; everything else is pinned in constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
 	@command -v java >/dev/null 2>&1 || echo "warning: 'java' not found: real Spark runs need Java 17 (apt-get install openjdk-17-jre-headless)" >&2
+	@# Headless Chromium for the History Server's browser test (Debian's package); without it that test skips.
+	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1) || \
+		echo "warning: could not install chromium (apt-get install -y chromium): the History Server browser test will skip" >&2
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip<25" "setuptools<70" wheel
 	$(BIN)/python -m pip install -q -c constraints.txt "numpy<2"

@@ -68,6 +68,11 @@ class RunComparison:
     predicted_sorted_mode: list[int]
     placement_match: bool
     reps: int
+    # The predictive distribution behind the summary: each sorted tasks-per-host vector the
+    # simulations produced with how many of the `reps` produced it (most frequent first), and
+    # the most frequent tasks-per-locality-level counts.
+    predicted_vectors: list[tuple[list[int], int]] = field(default_factory=list)
+    predicted_locality_mode: dict[str, int] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -167,6 +172,14 @@ def _check_items(where: str, job: PySparkJob, reduce_tasks, records: int, explic
         hint = "" if explicit else " (pass --workload with the job's keys)"
         raise UserError(f"{where}: the keys assumed do not match the log: empty reduce partitions "
                         f"{empty_measured} measured, {empty_expected} expected{hint}")
+    # Batching only merges items, so no partition reads more records than it holds items:
+    # more means the workload names fewer keys than the job had.
+    for t in reduce_tasks:
+        if t.index < len(expected) and t.shuffle_records_read > expected[t.index]:
+            hint = "" if explicit else " (pass --workload with the job's keys)"
+            raise UserError(f"{where}: the keys assumed do not match the log: reduce partition {t.index} read "
+                            f"{t.shuffle_records_read} records, more than the {expected[t.index]} items its "
+                            f"keys hash to{hint}")
 
 
 def run_range(run: MeasuredRun) -> dict:
@@ -206,15 +219,39 @@ def outside_range(run: MeasuredRun, calibrated: dict) -> list[str]:
     return out
 
 
-def _mode(vectors: list[tuple[int, ...]]) -> list[int]:
+def _mode(vectors: list[tuple]) -> list:
     # Most frequent; ties go to the first seen, so the result does not depend on dict order.
     counts = Counter(vectors)
     best = max(counts.values())
     return list(next(v for v in vectors if counts[v] == best))
 
 
+def _by_frequency(vectors: list[tuple[int, ...]]) -> list[tuple[list[int], int]]:
+    """Distinct vectors, most frequent first (ties: first seen first, as `_mode`)."""
+    counts = Counter(vectors)
+    first = {v: i for i, v in reversed(list(enumerate(vectors)))}
+    return [(list(v), n) for v, n in sorted(counts.items(), key=lambda vn: (-vn[1], first[vn[0]]))]
+
+
+def predictive_set(vectors: list[tuple[list[int], int]], mass: float = 0.9) -> list[list[int]]:
+    """The fewest most-likely vectors whose simulated frequency reaches `mass` of all runs."""
+    total = sum(n for _, n in vectors)
+    chosen, covered = [], 0
+    for v, n in vectors:
+        if covered >= mass * total:
+            break
+        chosen.append(v)
+        covered += n
+    return chosen
+
+
+def locality_key(counts: dict) -> tuple:
+    """Tasks per locality level as a comparable value (levels with no task left out)."""
+    return tuple(sorted((k, int(round(v))) for k, v in counts.items() if round(v)))
+
+
 def compare(run: MeasuredRun, model: CostModel, reps: int = 20, seed: int = 0) -> RunComparison:
-    durations, vectors, fairness, maxes = [], [], [], []
+    durations, vectors, fairness, maxes, localities = [], [], [], [], []
     per_host = Counter()
     locality = Counter()
     for rep in range(reps):
@@ -222,6 +259,7 @@ def compare(run: MeasuredRun, model: CostModel, reps: int = 20, seed: int = 0) -
         m = result.metrics()
         durations.append(result.job_duration_s)
         vectors.append(tuple(sorted(m["tasks_per_host"].values(), reverse=True)))
+        localities.append(locality_key(m["locality_counts"]))
         fairness.append(m["fairness_index"])
         maxes.append(m["max_tasks_per_host"])
         per_host.update(m["tasks_per_host"])
@@ -234,7 +272,8 @@ def compare(run: MeasuredRun, model: CostModel, reps: int = 20, seed: int = 0) -
     return RunComparison(
         run.log, run.app_id, len(run.cluster.hosts), run.job.pyspark.partitions, run.wait,
         run.cluster.spark_version, run.duration_s, mean, sd, abs(mean - run.duration_s) / run.duration_s,
-        run.placement, predicted, mode, mode == run.placement.sorted_counts, reps)
+        run.placement, predicted, mode, mode == run.placement.sorted_counts, reps,
+        _by_frequency(vectors), dict(_mode(localities)))
 
 
 def error_summary(comparisons: list[RunComparison]) -> dict:

@@ -90,13 +90,28 @@ class Cluster:
 
     # -- state ---------------------------------------------------------------------------
     def load(self) -> ClusterState | None:
+        fix = f"run `sparkdelay cluster stop --state-dir {self.dir}`"
         try:
-            raw = json.loads(self.state_file.read_text())
+            raw = json.loads(self.state_file.read_bytes().decode("utf-8"))
         except OSError:
             return None
-        except ValueError:
-            raise UserError(f"{self.state_file}: not valid JSON; run `sparkdelay cluster stop --state-dir {self.dir}`") from None
-        return ClusterState(spec=StandaloneLayout(**raw["spec"]), master_url=raw["master_url"],
+        except RecursionError:
+            raise UserError(f"{self.state_file}: nested too deeply; {fix}") from None
+        except ValueError:   # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise UserError(f"{self.state_file}: not valid JSON; {fix}") from None
+        # Written by _save only; anything else in it means the file was damaged or replaced.
+        if not isinstance(raw, dict):
+            raise UserError(f"{self.state_file}: expected a JSON object, got {type(raw).__name__}; {fix}")
+        for key, kind in (("spec", dict), ("master_url", str), ("started_at", (int, float)), ("workers", list)):
+            if key in raw and (isinstance(raw[key], bool) or not isinstance(raw[key], kind)):
+                raise UserError(f"{self.state_file}: {key}: wrong type ({type(raw[key]).__name__}); {fix}")
+            if key not in raw and key != "workers":
+                raise UserError(f"{self.state_file}: {key}: missing; {fix}")
+        try:
+            spec = StandaloneLayout(**raw["spec"])
+        except TypeError as exc:   # unknown or missing fields of the layout
+            raise UserError(f"{self.state_file}: spec: {exc}; {fix}") from None
+        return ClusterState(spec=spec, master_url=raw["master_url"],
                             started_at=raw["started_at"], workers=raw.get("workers", []))
 
     def _save(self, state: ClusterState) -> None:

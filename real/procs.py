@@ -59,10 +59,12 @@ def read_pidfile(path: Path) -> Tracked | None:
     """The process a pid file records; None if it cannot be read. A file of an older format
     (no create time or command line) gives a record that matches no process."""
     try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError):
+        raw = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):   # a damaged file records no process
         return None
-    if not isinstance(raw, dict) or not isinstance(raw.get("pid"), int):
+    pid = raw.get("pid") if isinstance(raw, dict) else None
+    # A bool is an int to Python, and pid 0 or -1 would signal a whole process group.
+    if isinstance(pid, bool) or not isinstance(pid, int) or pid <= 0:
         return None
     info = {k: v for k, v in raw.items() if k not in ("pid", "create_time", "cmdline", "start_ticks")}
     created = raw.get("create_time")

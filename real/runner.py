@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sparkdelay.ground.errors import UserError
 from sparkdelay.real import procs
 from sparkdelay.real.job import EXIT_EXECUTORS, EXIT_INCOMPLETE
 from sparkdelay.real.logged_run import find_log, read_logged_run
@@ -43,11 +44,11 @@ def driver_command(spec: RunPoint, master: str, out: Path, result: Path, codec: 
 
 
 def run_one(spec: RunPoint, master: str, out: Path, codec: str = "zstd", timeout_s: float = 600.0,
-            keep_logs: bool = False) -> dict:
+            keep_logs: bool = False, register_wait: str = "120s") -> dict:
     """Run one configuration; its index row, whatever happened."""
     paths = _RunPaths.prepare(Path(out).resolve(), spec.run_id)
     started, load = time.time(), os.getloadavg()
-    ended = _drive(driver_command(spec, master, paths.out, paths.result, codec), _driver_env(spec),
+    ended = _drive(driver_command(spec, master, paths.out, paths.result, codec, register_wait), _driver_env(spec),
                   paths.driver_log, timeout_s)
     wall = time.time() - started
     res = _take_result(paths.result)
@@ -176,8 +177,12 @@ def _add_event_log(row: dict, out: Path, app_id: str) -> None:
     row["event_log"] = str(path.relative_to(out))
     try:
         logged = read_logged_run(path)
-    except Exception as exc:  # a broken log is recorded, not fatal to the sweep
-        row["error"] = (row["error"] or "") + f" event log unreadable: {exc}"
+    except (UserError, OSError) as exc:
+        # A broken log is recorded, not fatal to the sweep; but the run is not `ok`: no job time
+        # or placement can be drawn from it, and calibration must not take it for a good run.
+        row["error"] = ((row["error"] or "") + f" event log unreadable: {exc}").strip()
+        if row["status"] == "ok":
+            row["status"] = "eventlog-unreadable"
         return
     row["job_duration_ms"] = logged.job_duration_ms
     row["reduce_tasks_per_host"] = logged.reduce_tasks_per_host

@@ -8,7 +8,7 @@ must write the files its options name. A command that reads a file an earlier ex
 three that simulate the study's whole grid (`sweep`, `report`, `demo`) run with fast settings in
 the default suite (`FAST`: fewer repetitions, a smaller grid; only numbers change, never a path,
 a file or a command) and exactly as written under `pytest -m slow`; the others always run as
-written. `cluster` and `run` need Java and a real Spark cluster: they are skipped, with that reason.
+written. `cluster`, `run` and `history` need Java and a real Spark: they are skipped, with that reason.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ from sparkdelay.sim.model.costs import CostModel
 from conftest import REPO
 
 README = (REPO / "README.md").read_text()
-NEEDS_SPARK = {"cluster", "run"}
+NEEDS_SPARK = {"cluster", "run", "history"}
 # Fast settings of the examples that take more than a few seconds as written (the study grid):
 # option -> value, replacing the example's value or added to it. The others always run as written.
 FAST = {
     "sweep": {"--reps": "1", "--partitions": "1-40:13"},
     "report": {"--reps": "1", "--nodes": "1-3", "--partitions": "1,9,40"},
     "demo": {"--reps": "1", "--validate-reps": "1"},
+    "differential": {"--method": "linear", "--reps": "5"},
 }
 OUTPUT_OPTIONS = ("-o", "--output", "--out", "--trace", "--gantt")
 CLONE_PARTS = ("docs", "data", "tests/data")

@@ -158,3 +158,35 @@ def test_register_timeout_is_one_line_error(tmp_path, capsys):
     assert "within 0.5s" in err and str(state / "logs") in err
     # the half-started cluster was taken down again
     assert not Cluster(state).is_running() and Cluster(state).records() == {}
+
+
+def test_differential_cases_each_get_their_own_cluster_shape(tmp_path, capsys):
+    """`differential record`: each case on a cluster of its hosts and cores, rows as `run` writes."""
+    if shutil.which("java") is None:
+        pytest.skip("java not installed (Spark needs Java 17)")
+    from sparkdelay.eventlog.reader import read_eventlog
+    from sparkdelay.real.differential import draw_cases
+    master_port, base = _free_ports(1)[0], None
+    for candidate in _free_ports(8):
+        if not any(_used(p) for p in (candidate, candidate + 1)) and master_port not in (candidate, candidate + 1):
+            base = candidate
+            break
+    state, out = tmp_path / "cluster", tmp_path / "cases"
+    # Seed 282's first two cases are small (13 and 11 keys) and differ in hosts and cores.
+    cases = draw_cases(2, 282)
+    assert (cases[0].nodes, cases[0].cores) != (cases[1].nodes, cases[1].cores)
+    argv = ["differential", "record", "--cases", "2", "--seed", "282", "--out", str(out), "--state-dir", str(state),
+            "--master-port", str(master_port), "--webui-port", "0", "--worker-port", str(base), "--no-progress"]
+    assert cli_main(argv) == 0, capsys.readouterr()
+    assert not Cluster(state).is_running()          # started for the cases, stopped after them
+    rows = {r.fields["run_id"]: r.fields for r in index.read_index(out / "index.jsonl").rows}
+    for case in cases:
+        row = rows[case.run_point("sleep").run_id]
+        assert row["status"] == "ok" and row["items_returned"] == case.items
+        log = read_eventlog(out / row["event_log"])
+        executors = [e for e in log.executors if e.executor_id != "driver"]
+        assert len(executors) == case.nodes and {e.cores for e in executors} == {case.cores}
+        assert log.properties["spark.locality.wait"] == case.wait
+        assert log.properties["spark.executorEnv.PYTHONHASHSEED"] == str(case.hash_seed)
+    capsys.readouterr()
+    assert cli_main(argv) == 0 and "0 to do" in capsys.readouterr().out    # resumes: nothing left

@@ -235,7 +235,9 @@ def test_cli_report_and_bad_input(tmp_path, capsys):
     assert main(["report", "--out", str(tmp_path / "r"), "--nodes", "1", "--partitions", "1,9", "--wait", "3s",
                  "--reps", "1", "--processes", "1", "--no-progress"]) == 0
     assert "wrote" in capsys.readouterr().out
-    assert main(["report", "--out", str(tmp_path / "r"), "--reps", "0"]) == 2
+    with pytest.raises(SystemExit) as refused:     # argparse refuses the value itself, with status 2
+        main(["report", "--out", str(tmp_path / "r"), "--reps", "0"])
+    assert refused.value.code == 2
     assert main(["report", "--out", str(tmp_path / "r"), "--model", str(tmp_path / "missing.json")]) == 2
 
 

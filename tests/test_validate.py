@@ -88,3 +88,24 @@ def test_a_local_mode_log_has_no_executors_to_simulate(capsys, tmp_path):
 def test_percentile_interpolates_like_numpy():
     assert percentile([1.0, 2.0, 3.0, 4.0], 90) == pytest.approx(3.7)
     assert percentile([5.0], 90) == 5.0
+
+
+def test_a_simulated_run_validated_against_itself_shows_no_error(tmp_path):
+    """Round trip: a simulated run written as an event log, read back, and simulated again from
+    what the log alone says (executors, config, tasks) with the same model and seed, is the same
+    run: 0 % job-time error and the same tasks on every host."""
+    from sparkdelay.app.presets import local_cluster, study_job
+    from sparkdelay.eventlog.writer import write_eventlog
+    from sparkdelay.sim.model.cluster import MachineSpec
+    from sparkdelay.sim.model.engine import simulate
+
+    model = CostModel(worker_startup_sd_s=0.0, task_overhead_sd_s=0.0, cpu_per_item_sd_s=0.0)
+    cluster, job = local_cluster(nodes=3, wait="3s", cores=2), study_job(partitions=20)
+    result = simulate(cluster, job, model, seed=7)
+    log = read_eventlog(write_eventlog(result, cluster, tmp_path, item_bytes=1000))
+    hosts = tuple(e.host for e in cluster.executors)
+    run = measured_run(log, MachineMap({h: MachineSpec("localhost", 2, hosts) for h in hosts}), job.pyspark.workload)
+    again = compare(run, model, reps=1, seed=7)
+    assert again.measured_duration_s == pytest.approx(result.job_duration_s, abs=1e-3)
+    assert again.ape == pytest.approx(0.0, abs=1e-4)
+    assert again.predicted.tasks_per_host == again.measured.tasks_per_host == result.metrics()["tasks_per_host"]

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from sparkdelay.ground.errors import UserError
-from sparkdelay.ground.sparkconf import SPARK_KEYS, lookup
+from sparkdelay.ground.sparkconf import SPARK_KEYS, check_spelling, lookup
+from sparkdelay.ground.limits import check_limit
 from sparkdelay.ground.strict import (check_keys, get_float, get_int, get_str, load_yaml, require_list,
                                       require_mapping)
 from sparkdelay.sim.policy.config import SchedulerConf
@@ -196,6 +197,7 @@ def _parse_config(config: Any, where: str) -> dict[str, str]:
         if isinstance(value, (dict, list)) or value is None:
             raise UserError(f"{where}.{key}: expected a single value, got {value!r}")
         text = str(value).lower() if isinstance(value, bool) else str(value)
+        check_spelling(key, where)
         known = SPARK_KEYS.get(key)
         if known is not None and known.scheduler:
             known.parse(text, f"{where}.{key}")  # rejects negative waits, bad units, 0 cores, ...
@@ -211,10 +213,10 @@ def _executor_cores(config: Mapping[str, str], where: str) -> int:
 def _parse_executors(value: Any, default_cores: int, where: str) -> tuple[ExecutorSpec, ...]:
     if isinstance(value, Mapping):  # generator form
         check_keys(value, ("count", "cores", "host", "registers_at"), where, required=("count", "host"))
-        count = get_int(value["count"], f"{where}.count", minimum=1)
-        cores = get_int(value.get("cores", default_cores), f"{where}.cores", minimum=1)
+        count = get_int(value["count"], f"{where}.count", minimum=1, limit="executors")
+        cores = get_int(value.get("cores", default_cores), f"{where}.cores", minimum=1, limit="cores")
         host = get_str(value["host"], f"{where}.host")
-        at = get_float(value.get("registers_at", 0.0), f"{where}.registers_at")
+        at = get_float(value.get("registers_at", 0.0), f"{where}.registers_at", limit="seconds")
         try:
             hosts = [host.format(i=i) for i in range(count)]
         except (KeyError, IndexError, ValueError):
@@ -223,6 +225,7 @@ def _parse_executors(value: Any, default_cores: int, where: str) -> tuple[Execut
     items = require_list(value, where)
     if not items:
         raise UserError(f"{where}: at least one executor is needed (zero nodes)")
+    check_limit(len(items), "executors", f"{where}: the number of executors")
     out = []
     for i, item in enumerate(items):
         w = f"{where}[{i}]"
@@ -231,8 +234,8 @@ def _parse_executors(value: Any, default_cores: int, where: str) -> tuple[Execut
         out.append(ExecutorSpec(
             id=get_str(item.get("id", str(i)), f"{w}.id"),
             host=get_str(item["host"], f"{w}.host"),
-            cores=get_int(item.get("cores", default_cores), f"{w}.cores", minimum=1),
-            registers_at=get_float(item.get("registers_at", 0.0), f"{w}.registers_at"),
+            cores=get_int(item.get("cores", default_cores), f"{w}.cores", minimum=1, limit="cores"),
+            registers_at=get_float(item.get("registers_at", 0.0), f"{w}.registers_at", limit="seconds"),
         ))
     return tuple(out)
 
@@ -249,7 +252,7 @@ def _parse_machines(value: Any, where: str) -> tuple[MachineSpec, ...]:
         if not hosts:
             raise UserError(f"{w}.hosts: a machine needs at least one host")
         out.append(MachineSpec(get_str(item["name"], f"{w}.name"),
-                               get_int(item["cores"], f"{w}.cores", minimum=1),
+                               get_int(item["cores"], f"{w}.cores", minimum=1, limit="cores"),
                                tuple(get_str(h, f"{w}.hosts[{j}]") for j, h in enumerate(hosts))))
     return tuple(out)
 

@@ -35,6 +35,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.limits import check_limit
+from sparkdelay.ground.strict import load_json
 
 MODEL_FORMAT = "sparkdelay-model/1"
 
@@ -101,6 +103,7 @@ class CostModel:
                 raise UserError(f"{where}: {key}: expected a number of seconds, got {value!r}")
             if not math.isfinite(value) or value < 0:
                 raise UserError(f"{where}: {key}: must be a finite number >= 0, got {value!r}")
+            check_limit(value, "seconds", f"{where}: {key}")
             values[key] = float(value)
         return cls(**values)
 
@@ -113,12 +116,7 @@ class CostModel:
     def document(path: str | Path) -> dict:
         """The whole model file (params, uncertainty, fit report, calibrated range), checked."""
         path = Path(path)
-        try:
-            doc = json.loads(path.read_text())
-        except OSError as exc:
-            raise UserError(f"{path}: cannot read model file: {exc.strerror or exc}") from None
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        doc = load_json(path, " model file")
         if not isinstance(doc, dict):
             raise UserError(f"{path}: expected a JSON object with \"format\" and \"params\"")
         if doc.get("format") != MODEL_FORMAT:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.limits import check_limit
 from sparkdelay.ground.strict import (check_keys, get_bool, get_float, get_int, get_str, load_yaml, require_list,
                                       require_mapping)
 from sparkdelay.sim.model.study import STUDY_ITEM_BYTES
@@ -184,6 +185,7 @@ class JobSpec:
             raise UserError(f"{where}: only a PySpark-form job has partitions to change")
         if partitions < 1:
             raise UserError(f"{where}: must be at least 1, got {partitions}")
+        check_limit(partitions, "tasks", where)
         return replace(self, pyspark=replace(self.pyspark, partitions=partitions))
 
     def check_against(self, cluster) -> None:
@@ -224,19 +226,19 @@ def _parse_stage(doc: Any, i: int, where: str) -> StageSpec:
     doc = require_mapping(doc, where)
     check_keys(doc, ("name", "tasks", "prefs", "cpu_seconds", "cpu_seconds_sd", "python", "threads"), where,
                required=("tasks", "cpu_seconds"))
-    tasks = get_int(doc["tasks"], f"{where}.tasks", minimum=1)
+    tasks = get_int(doc["tasks"], f"{where}.tasks", minimum=1, limit="tasks")
     cpu = doc["cpu_seconds"]
     if isinstance(cpu, list):
         if len(cpu) != tasks:
             raise UserError(f"{where}.cpu_seconds: {len(cpu)} values for {tasks} tasks")
-        costs = tuple(get_float(c, f"{where}.cpu_seconds[{t}]") for t, c in enumerate(cpu))
+        costs = tuple(get_float(c, f"{where}.cpu_seconds[{t}]", limit="seconds") for t, c in enumerate(cpu))
     else:
-        costs = (get_float(cpu, f"{where}.cpu_seconds"),) * tasks
+        costs = (get_float(cpu, f"{where}.cpu_seconds", limit="seconds"),) * tasks
     return StageSpec(
         name=get_str(doc.get("name", f"s{i}"), f"{where}.name"),
         prefs=_parse_prefs(doc.get("prefs", []), tasks, f"{where}.prefs"),
         cpu_seconds=costs,
-        cpu_seconds_sd=get_float(doc.get("cpu_seconds_sd", 0.0), f"{where}.cpu_seconds_sd"),
+        cpu_seconds_sd=get_float(doc.get("cpu_seconds_sd", 0.0), f"{where}.cpu_seconds_sd", limit="seconds"),
         python=get_bool(doc.get("python", False), f"{where}.python"),
         threads=_threads(doc.get("threads", 1), f"{where}.threads"),
     )
@@ -253,21 +255,22 @@ def _parse_pyspark(doc: Any, where: str, source: str) -> PySparkJob:
     doc = require_mapping(doc, where)
     check_keys(doc, _PYSPARK_FIELDS, where, required=("keys",))
     keys = KeySpec.parse(doc["keys"], f"{where}.keys").keys
+    check_limit(len(keys), "keys", f"{where}.keys: the number of keys")
     if not keys:
         raise UserError(f"{where}.keys: at least one key is needed")
-    map_slices = get_int(doc.get("map_slices", 1), f"{where}.map_slices", minimum=1)
+    map_slices = get_int(doc.get("map_slices", 1), f"{where}.map_slices", minimum=1, limit="tasks")
     item_bytes = doc.get("item_bytes")
     workload = PySparkWorkload(
         keys=keys,
-        python_hash_seed=get_int(doc.get("python_hash_seed", 0), f"{where}.python_hash_seed", minimum=0),
+        python_hash_seed=get_int(doc.get("python_hash_seed", 0), f"{where}.python_hash_seed", minimum=0, limit="hash_seed"),
         python_version=get_str(doc.get("python_version", DEFAULT_PYTHON_VERSION), f"{where}.python_version"),
         map_slices=map_slices,
-        item_bytes=None if item_bytes is None else get_int(item_bytes, f"{where}.item_bytes", minimum=0),
+        item_bytes=None if item_bytes is None else get_int(item_bytes, f"{where}.item_bytes", minimum=0, limit="bytes"),
         threads=_threads(doc.get("threads", 1), f"{where}.threads"),
         source=source,
     )
     # PySpark's default shuffle width is the parent's partition count (SPEC §d.3).
-    job = PySparkJob(workload, get_int(doc.get("partitions", map_slices), f"{where}.partitions", minimum=1))
+    job = PySparkJob(workload, get_int(doc.get("partitions", map_slices), f"{where}.partitions", minimum=1, limit="tasks"))
     try:
         job.reduce_members  # hash every key now: an unsupported key or version fails here
     except UserError as exc:

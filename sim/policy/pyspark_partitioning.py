@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.limits import check_limit
 
 __all__ = [
     "DEFAULT_PYTHON_VERSION",
@@ -478,6 +479,7 @@ class KeySpec:
             raise UserError(f"{where}.format: expected a Python format string like 'shard-{{:02d}}', got {fmt!r}")
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise UserError(f"{where}.count: expected a non-negative integer, got {count!r}")
+        check_limit(count, "keys", f"{where}.count")
         try:
             keys = tuple(fmt.format(i) for i in range(count))
         except (ValueError, IndexError, KeyError, AttributeError, TypeError) as exc:

@@ -22,6 +22,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sparkdelay.ground.errors import UserError  # noqa: E402
 from sparkdelay.sim.model.records import TaskRecord  # noqa: E402
 
 DEFAULT_TITLE = "tasks per executor thread (colour = partition; hatched = earlier stages)"
@@ -86,3 +87,13 @@ def plot_gantt(tasks: Sequence[TaskRecord], path: str | Path, title: str = "",
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def check_image_path(path: str, option: str = "--gantt") -> None:
+    """Refuse a file name matplotlib cannot write (by its extension) before the simulation runs."""
+    suffix = Path(path).suffix.lstrip(".").lower()
+    formats = plt.figure().canvas.get_supported_filetypes()
+    plt.close("all")
+    if suffix not in formats:
+        raise UserError(f"{option}: cannot draw {path}: the name must end in one of "
+                        f"{', '.join('.' + f for f in sorted(formats))}")

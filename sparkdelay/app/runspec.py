@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.limits import check_limit
 from sparkdelay.ground.sparkconf import parse_duration_ms
 
 from sparkdelay.sim.model.cluster import ClusterSpec
@@ -91,6 +92,10 @@ class RunSpec:
             raise UserError(f"--preset: unknown preset {self.preset!r} (known: {', '.join(PRESETS)})")
         if self.nodes is not None and self.nodes < 1:
             raise UserError(f"--nodes: must be at least 1, got {self.nodes}")
+        if self.nodes is not None:
+            check_limit(self.nodes, "hosts", "--nodes")
+        if self.partitions is not None:
+            check_limit(self.partitions, "tasks", "--partitions")
         if self.partitions is not None and self.partitions < 1:
             raise UserError(f"--partitions: must be at least 1, got {self.partitions}")
         if self.wait is not None:

@@ -10,6 +10,7 @@ runs what this one accepted. Expectations are normalised here to the form the re
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 import yaml
 
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.limits import LIMITS
+from sparkdelay.ground.strict import MAX_DEPTH, check_depth, read_text
 from sparkdelay.sim.policy.config import SchedulerConf
 from sparkdelay.sim.policy.locality import TaskLocality, parse_locality, parse_task_location
 from sparkdelay.sim.policy.scheduler import WorkerOffer
@@ -121,19 +124,28 @@ def _text(value) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+# The top-level keys of SCENARIO_FORMAT.md, and spark_version, which this reader also takes.
+SCENARIO_KEYS = ("name", "title", "source", "level", "spark_version", "config", "racks", "clock_start",
+                 "executors", "taskset", "steps")
+
+
 def load_scenario(path: str | Path) -> Scenario:
     path = str(path)
     where = Where(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror}") from None
+        doc = check_depth(yaml.safe_load(read_text(path)), path)
+    except RecursionError:
+        raise UserError(f"{path}: nested more than {MAX_DEPTH} levels deep") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark else ""
-        raise UserError(f"{path}: not valid YAML{line}: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]   # one line, whatever the error
+        raise UserError(f"{path}: not valid YAML{line}: {problem}") from None
     doc = where.mapping(doc, "the scenario")
+    # A misspelt top-level key (clock_strat) would silently fall back to its default.
+    unknown = [k for k in doc if k not in SCENARIO_KEYS]
+    if unknown:
+        where.fail(f"unknown key {unknown[0]!r} (expected one of {', '.join(SCENARIO_KEYS)})")
     level = where.require(doc, "level", "")
     if level not in LEVELS:
         where.fail(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
@@ -141,7 +153,7 @@ def load_scenario(path: str | Path) -> Scenario:
     conf = SchedulerConf.from_spark_conf(conf_map, doc.get("spark_version", "4.0"), where=f"{path}: config")
     racks = {_text(h): _text(r) for h, r in where.mapping(doc.get("racks") or {}, "racks").items()}
     clock_start = doc.get("clock_start", 0)
-    if isinstance(clock_start, bool) or not isinstance(clock_start, (int, float)):
+    if isinstance(clock_start, bool) or not isinstance(clock_start, (int, float)) or not math.isfinite(clock_start):
         where.fail(f"clock_start must be a number of milliseconds, got {clock_start!r}")
     executors = []
     raw_execs = doc.get("executors") or []
@@ -204,8 +216,11 @@ def _v_offer(w: Where, raw) -> dict:
 
 def _v_advance(w: Where, raw) -> dict:
     value = raw["advance"]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        w.fail(f"advance must be a non-negative number of milliseconds, got {value!r}")
+    # `not value >= 0` also refuses NaN; an infinite or huge advance would never end the replay.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
+            or value > LIMITS["milliseconds"].maximum:
+        w.fail(f"advance must be a non-negative number of milliseconds, at most "
+               f"{LIMITS['milliseconds'].maximum:,.0f} (README, Limits), got {value!r}")
     return {"ms": float(value)}
 
 

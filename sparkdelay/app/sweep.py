@@ -21,6 +21,8 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
+import time
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -227,11 +229,28 @@ def read_sweep_rows(path: Path) -> list[SweepRow]:
     """The rows of a sweep CSV (none when the file is missing or empty)."""
     if not path.exists() or path.stat().st_size == 0:
         return []
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames != ROW_FIELDS:
-            raise UserError(f"{path}: not a sparkdelay sweep file (columns differ); use another --out")
-        return [SweepRow.from_cells(cells, f"{path}:{reader.line_num}") for cells in reader]
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames != ROW_FIELDS:
+                raise UserError(f"{path}: not a sparkdelay sweep file (columns differ); use another --out")
+            return [SweepRow.from_cells(cells, f"{path}:{reader.line_num}") for cells in reader]
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a sparkdelay sweep file (not UTF-8 text); use another --out") from None
+    except csv.Error as exc:
+        raise UserError(f"{path}: not a sparkdelay sweep file ({exc}); use another --out") from None
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an --out that cannot take rows before any run starts, not after the first one ends."""
+    if out.is_dir():
+        raise UserError(f"--out: {out} is a folder; name a CSV file")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "a"):
+            pass
+    except OSError as exc:
+        raise UserError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
 
 
 def _cut_torn_row(path: Path) -> None:
@@ -256,6 +275,7 @@ def run_sweep(base: RunSpec, out: str | Path, nodes: Sequence[int] | None = None
     """Run (or finish) a sweep; returns all its rows in grid order. Each finished run is appended
     to the CSV `out` as it ends (the side effect that lets an interrupted sweep resume)."""
     out = Path(out)
+    _check_out(out)
     points = grid(base, nodes, partitions, waits, versions, reps)
     sweep_id = sweep_fingerprint(base, base_seed)
     _cut_torn_row(out)
@@ -268,6 +288,17 @@ def run_sweep(base: RunSpec, out: str | Path, nodes: Sequence[int] | None = None
     new_rows = _execute(todo, out, processes, progress) if todo else []
     by_key = {**done, **{r.point.key(): r for r in new_rows}}
     return [by_key[p.key()] for p in points if p.key() in by_key]
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool workers end when the sweep's process ends, however it ends. Pool's own clean-up runs
+    only when the parent exits normally; after a kill -9 or an unhandled SIGTERM its workers
+    would otherwise live on, orphaned, each holding a core."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="die-with-parent").start()
 
 
 def _execute(todo, out: Path, processes: int | None, progress: bool) -> list[SweepRow]:
@@ -298,7 +329,7 @@ def _execute(todo, out: Path, processes: int | None, progress: bool) -> list[Swe
             # point, which share a build), rows still stream back as each chunk ends, and an
             # interrupted sweep loses at most a few runs per worker.
             chunksize = max(1, min(8, len(todo) // (processes * 8)))
-            with ctx.Pool(processes) as pool:
+            with ctx.Pool(processes, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
                 for row in pool.imap_unordered(run_point, todo, chunksize=chunksize):
                     emit(row)
     return rows

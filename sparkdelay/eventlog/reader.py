@@ -7,7 +7,9 @@ and an `appstatus_<appId>[.inprogress]` marker. Each line is one JSON event writ
 Unknown event types are counted and skipped, so newer Spark versions still load. A log still being
 written may end in half a line: for an in-progress log the broken last line is dropped; anywhere
 else a line that is not JSON, or an event missing a field the records need, is a `UserError`
-naming the file and line.
+naming the file and line. So is a value no Spark writes (a string time, NaN, a 0-core or duplicate
+executor, a task on an executor never added, a task that ends before it starts, a job that ends
+before it starts): a record built from it would make every answer drawn from the log quietly wrong.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from pathlib import Path
 from typing import Iterator
 
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.limits import LIMITS
+from sparkdelay.ground.sparkconf import SPARK_KEYS
+from sparkdelay.ground.strict import MAX_DEPTH, check_depth
 
 from sparkdelay.eventlog.codecs import iter_chunks
 from sparkdelay.eventlog.log import EventLog, Executor, Job, Stage, Task
@@ -28,6 +33,14 @@ ROLLING_PREFIX = "eventlog_v2_"
 
 class _Missing(Exception):
     """A required field is absent or has the wrong type; the message is its dotted path."""
+
+
+class _Bad(Exception):
+    """A field holds a value no Spark writes; the message names it and says why."""
+
+
+def _path(keys) -> str:
+    return " -> ".join(f'"{k}"' for k in keys)
 
 
 def _get(obj, *keys, kind=None, default=...):
@@ -45,12 +58,70 @@ def _get(obj, *keys, kind=None, default=...):
 
 
 def _num(obj, *keys, default=0):
+    """A metric (time, bytes, count): a number >= 0, as an int; absent gives `default`."""
     value = _get(obj, *keys, default=default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if value is default:
             return value
-        raise _Missing(" -> ".join(f'"{k}"' for k in keys) + " (expected a number)")
+        raise _Missing(_path(keys) + " (expected a number)")
+    if value < 0:
+        raise _Bad(f"{_path(keys)}: must not be negative, got {value!r}")
     return int(value)
+
+
+def _id(obj, *keys, default=...):
+    """An id or index: a whole number >= 0."""
+    value = _get(obj, *keys, kind=int, default=default)
+    if value is not None and value is not default and value < 0:
+        raise _Bad(f"{_path(keys)}: must not be negative, got {value!r}")
+    return value
+
+
+def _time(obj, *keys, default=...):
+    """An epoch-millisecond time: a whole number (None when absent and a default is given)."""
+    value = _get(obj, *keys, default=default)
+    if value is None or value is default:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Missing(_path(keys) + " (expected a whole number of epoch milliseconds)")
+    return value
+
+
+def _bool(obj, *keys):
+    value = _get(obj, *keys, default=False)
+    if not isinstance(value, bool):
+        raise _Missing(_path(keys) + " (expected true or false)")
+    return value
+
+
+def _ids(obj, *keys) -> list[int]:
+    """A list of stage ids ("Stage IDs", "Parent IDs"); absent is empty."""
+    value = _get(obj, *keys, default=[])
+    if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in value):
+        raise _Missing(_path(keys) + " (expected a list of whole numbers >= 0)")
+    return list(value)
+
+
+def _text(obj, *keys, default=...):
+    value = _get(obj, *keys, default=default)
+    if value is None or value is default:
+        return value
+    if isinstance(value, (dict, list, bool)):
+        raise _Missing(_path(keys) + " (expected a string)")
+    return str(value)
+
+
+def _properties(props) -> dict[str, str]:
+    # Spark 1.x wrote [[k, v], ...]; 2.x+ writes an object.
+    if isinstance(props, dict):
+        items = list(props.items())
+    elif isinstance(props, list) and all(isinstance(p, list) and len(p) == 2 for p in props):
+        items = [tuple(p) for p in props]
+    else:
+        raise _Missing('"Spark Properties" (expected an object of key: value)')
+    if any(isinstance(v, (dict, list)) for _, v in items) or any(not isinstance(k, str) for k, _ in items):
+        raise _Missing('"Spark Properties" (expected string keys and single values)')
+    return {k: str(v) for k, v in items}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,6 +162,10 @@ def iter_lines(path: Path, tolerate_truncation: bool) -> Iterator[tuple[int, byt
         yield lineno + 1, pending, False
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def iter_events(path: str | Path) -> Iterator[tuple[Path, int, dict]]:
     """Yield (file, line number, event dict) for every complete event of a log."""
     files, in_progress = log_files(path)
@@ -107,10 +182,15 @@ def iter_events(path: str | Path) -> Iterator[tuple[Path, int, dict]]:
             if not raw.strip():
                 continue
             try:
-                event = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                event = check_depth(json.loads(raw, parse_constant=_no_constant), f"{file}:{lineno}")
+            except RecursionError:
+                raise UserError(f"{file}:{lineno}: nested more than {MAX_DEPTH} levels deep") from None
+            except (ValueError, UnicodeDecodeError) as exc:   # JSONDecodeError is a ValueError
                 if tolerate and is_last:
                     return  # the half-written tail of a running application's log
+                if isinstance(exc, UnicodeDecodeError):
+                    raise UserError(f"{file}:{lineno}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                                    f"{exc.start} of the line)") from None
                 raise UserError(f"{file}:{lineno}: not a JSON event ({exc.__class__.__name__}: {exc})") from None
             if not isinstance(event, dict) or not isinstance(event.get("Event"), str):
                 raise UserError(f'{file}:{lineno}: not a Spark event (no "Event" field)')
@@ -124,28 +204,33 @@ def iter_events(path: str | Path) -> Iterator[tuple[Path, int, dict]]:
 def _task_from(ev: dict) -> Task:
     info = _get(ev, "Task Info", kind=dict)
     return Task(
-        stage_id=_get(ev, "Stage ID", kind=int),
+        stage_id=_id(ev, "Stage ID"),
         stage_attempt=_num(ev, "Stage Attempt ID"),
-        index=_get(info, "Index", kind=int),
+        index=_id(info, "Index"),
         attempt=_num(info, "Attempt"),
-        task_id=_get(info, "Task ID", kind=int),
-        executor_id=str(_get(info, "Executor ID")),
-        host=str(_get(info, "Host")),
-        locality=str(_get(info, "Locality")),
-        launch_ms=_get(info, "Launch Time", kind=int),
-        speculative=bool(_get(info, "Speculative", default=False)),
+        task_id=_id(info, "Task ID"),
+        executor_id=_text(info, "Executor ID"),
+        host=_text(info, "Host"),
+        locality=_text(info, "Locality"),
+        launch_ms=_time(info, "Launch Time"),
+        speculative=_bool(info, "Speculative"),
     )
 
 
 def _fill_task_end(task: Task, ev: dict) -> None:
     info = _get(ev, "Task Info", kind=dict)
-    finish = _get(info, "Finish Time", kind=int)
+    finish = _time(info, "Finish Time")
+    if finish < task.launch_ms:
+        raise _Bad(f'"Task Info" -> "Finish Time" {finish} is before its "Launch Time" {task.launch_ms} '
+                   f"(task {task.task_id})")
     task.finish_ms = finish
-    task.failed = bool(_get(info, "Failed", default=False))
-    task.killed = bool(_get(info, "Killed", default=False))
+    task.failed = _bool(info, "Failed")
+    task.killed = _bool(info, "Killed")
     task.getting_result_ms = _num(info, "Getting Result Time")
     task.task_type = _get(ev, "Task Type", default=None)
     reason = _get(ev, "Task End Reason", default={})
+    if not isinstance(reason, (dict, str)):
+        raise _Missing('"Task End Reason" (expected an object)')
     task.end_reason = reason.get("Reason") if isinstance(reason, dict) else str(reason)
     if isinstance(reason, dict):
         detail = reason.get("Description") or reason.get("Kill Reason") or reason.get("Loss Reason")
@@ -171,16 +256,30 @@ def _fill_task_end(task: Task, ev: dict) -> None:
 
 def _stage_from(info: dict) -> Stage:
     return Stage(
-        stage_id=_get(info, "Stage ID", kind=int),
+        stage_id=_id(info, "Stage ID"),
         attempt=_num(info, "Stage Attempt ID"),
-        name=str(_get(info, "Stage Name", default="")),
-        num_tasks=_get(info, "Number of Tasks", kind=int),
-        submission_ms=_get(info, "Submission Time", default=None),
-        completion_ms=_get(info, "Completion Time", default=None),
-        parent_ids=list(_get(info, "Parent IDs", default=[])),
-        rdd_names=[str(r.get("Name")) for r in _get(info, "RDD Info", default=[]) if isinstance(r, dict)],
+        name=_text(info, "Stage Name", default=""),
+        num_tasks=_num_tasks(info),
+        submission_ms=_time(info, "Submission Time", default=None),
+        completion_ms=_time(info, "Completion Time", default=None),
+        parent_ids=_ids(info, "Parent IDs"),
+        rdd_names=[str(r.get("Name")) for r in _rdds(info) if isinstance(r, dict)],
         failure_reason=(str(_get(info, "Failure Reason", default="")).splitlines() or [None])[0] or None,
     )
+
+
+def _num_tasks(info: dict) -> int:
+    n = _id(info, "Number of Tasks")
+    if n > LIMITS["tasks"].maximum:
+        raise _Bad(f'"Number of Tasks": {n} is beyond the limit of {LIMITS["tasks"].maximum:,.0f} (README, Limits)')
+    return n
+
+
+def _rdds(info: dict) -> list:
+    value = _get(info, "RDD Info", default=[])
+    if not isinstance(value, list):
+        raise _Missing('"RDD Info" (expected a list)')
+    return value
 
 
 class _Builder:
@@ -207,42 +306,54 @@ class _Builder:
     def _on_SparkListenerApplicationStart(self, ev):
         self.log.app_id = _get(ev, "App ID", default=None)
         self.log.app_name = _get(ev, "App Name", default=None)
-        self.log.start_ms = _get(ev, "Timestamp", kind=int)
+        self.log.start_ms = _time(ev, "Timestamp")
 
     def _on_SparkListenerApplicationEnd(self, ev):
-        self.log.end_ms = _get(ev, "Timestamp", kind=int)
+        self.log.end_ms = _time(ev, "Timestamp")
 
     def _on_SparkListenerEnvironmentUpdate(self, ev):
-        props = _get(ev, "Spark Properties", default={})
-        # Spark 1.x wrote [[k, v], ...]; 2.x+ writes an object.
-        items = props.items() if isinstance(props, dict) else (tuple(p) for p in props)
-        self.log.properties.update({str(k): str(v) for k, v in items if str(k).startswith("spark.")})
+        props = _properties(_get(ev, "Spark Properties", default={}))
+        self.log.properties.update({k: v for k, v in props.items() if k.startswith("spark.")})
 
     def _on_SparkListenerExecutorAdded(self, ev):
-        eid = str(_get(ev, "Executor ID"))
+        eid = _text(ev, "Executor ID")
+        host = _get(ev, "Executor Info", "Host", kind=str)
+        cores = _get(ev, "Executor Info", "Total Cores", kind=int)
+        if not 1 <= cores <= LIMITS["cores"].maximum:
+            raise _Bad(f'"Executor Info" -> "Total Cores": must be between 1 and {LIMITS["cores"].maximum:,.0f} '
+                       f"(README, Limits), got {cores}")
+        old = self.executors.get(eid)
+        # Spark never reuses an executor id within an application.
+        if old is not None and old.host != host:
+            raise _Bad(f'"Executor ID" {eid!r} on host {host!r} was already added on host {old.host!r}')
+        if len(self.executors) >= LIMITS["executors"].maximum:
+            raise _Bad(f'more than {LIMITS["executors"].maximum:,.0f} executors (README, Limits)')
         self.executors[eid] = Executor(
             executor_id=eid,
-            host=str(_get(ev, "Executor Info", "Host")),
-            cores=_get(ev, "Executor Info", "Total Cores", kind=int),
-            added_ms=_get(ev, "Timestamp", kind=int),
+            host=host,
+            cores=cores,
+            added_ms=_time(ev, "Timestamp"),
         )
 
     def _on_SparkListenerExecutorRemoved(self, ev):
         eid = str(_get(ev, "Executor ID"))
         ex = self.executors.get(eid)
         if ex is not None:
-            ex.removed_ms = _get(ev, "Timestamp", kind=int)
+            ex.removed_ms = _time(ev, "Timestamp")
             ex.removed_reason = _get(ev, "Removed Reason", default=None)
 
     def _on_SparkListenerJobStart(self, ev):
-        jid = _get(ev, "Job ID", kind=int)
-        self.jobs[jid] = Job(jid, _get(ev, "Submission Time", default=None), stage_ids=list(_get(ev, "Stage IDs", default=[])))
+        jid = _id(ev, "Job ID")
+        self.jobs[jid] = Job(jid, _time(ev, "Submission Time", default=None), stage_ids=_ids(ev, "Stage IDs"))
 
     def _on_SparkListenerJobEnd(self, ev):
-        jid = _get(ev, "Job ID", kind=int)
+        jid = _id(ev, "Job ID")
         job = self.jobs.setdefault(jid, Job(jid, None))
-        job.completion_ms = _get(ev, "Completion Time", kind=int)
-        job.result = str(_get(ev, "Job Result", "Result"))
+        job.completion_ms = _time(ev, "Completion Time")
+        if job.submission_ms is not None and job.completion_ms < job.submission_ms:
+            raise _Bad(f'"Completion Time" {job.completion_ms} of job {jid} is before its '
+                       f'"Submission Time" {job.submission_ms}')
+        job.result = _text(ev, "Job Result", "Result")
 
     def _on_SparkListenerStageSubmitted(self, ev):
         stage = _stage_from(_get(ev, "Stage Info", kind=dict))
@@ -252,12 +363,23 @@ class _Builder:
         stage = _stage_from(_get(ev, "Stage Info", kind=dict))
         self.stages[(stage.stage_id, stage.attempt)] = stage  # the completed info is the fuller one
 
-    def _on_SparkListenerTaskStart(self, ev):
+    def _task(self, ev) -> Task:
         task = _task_from(ev)
+        ex = self.executors.get(task.executor_id)
+        if ex is None:
+            raise _Bad(f'"Task Info" -> "Executor ID": task {task.task_id} ran on executor {task.executor_id!r}, '
+                       f"which no SparkListenerExecutorAdded before it added")
+        if task.host != ex.host:   # a task runs where its executor lives
+            raise _Bad(f'"Task Info" -> "Host": task {task.task_id} ran on host {task.host!r}, but its executor '
+                       f"{task.executor_id!r} is on host {ex.host!r}")
+        return task
+
+    def _on_SparkListenerTaskStart(self, ev):
+        task = self._task(ev)
         self.tasks[task.task_id] = task
 
     def _on_SparkListenerTaskEnd(self, ev):
-        task = _task_from(ev)
+        task = self._task(ev)
         # TaskEnd repeats the full Task Info, so a missing TaskStart loses nothing.
         self.tasks[task.task_id] = task
         _fill_task_end(task, ev)
@@ -279,6 +401,21 @@ class _Builder:
         log.tasks = sorted(self.tasks.values(), key=lambda t: t.task_id)
         if log.app_id is None:
             log.app_id = log.properties.get("spark.app.id")
+        for key, value in log.properties.items():
+            if key in SPARK_KEYS:   # spark.task.cpus=0, a wait of "soon": no Spark ran with these
+                SPARK_KEYS[key].parse(value, f'{log.path}: "Spark Properties" -> {key}')
+        ran = {t.stage_id for t in log.tasks}
+        for job in log.jobs:
+            # A job that ran tasks took time; a 0 ms span would divide validation's errors by zero.
+            if job.submission_ms is not None and job.submission_ms == job.completion_ms and ran & set(job.stage_ids):
+                raise UserError(f'{log.path}: job {job.job_id}: "Completion Time" equals its "Submission Time" '
+                                f"({job.submission_ms}), yet its stages ran tasks")
+        sizes = {(s.stage_id, s.attempt): s.num_tasks for s in log.stages}
+        for t in log.tasks:
+            n = sizes.get((t.stage_id, t.stage_attempt))
+            if n is not None and t.index >= n:
+                raise UserError(f'{log.path}: task {t.task_id}: "Index" {t.index} is out of range for stage '
+                                f"{t.stage_id} (attempt {t.stage_attempt}) of {n} tasks")
         return log
 
 
@@ -291,4 +428,6 @@ def read_eventlog(path: str | Path) -> EventLog:
             builder.add(event)
         except _Missing as exc:
             raise UserError(f"{file}:{lineno}: {event['Event']} lacks field {exc}") from None
+        except _Bad as exc:
+            raise UserError(f"{file}:{lineno}: {event['Event']}: {exc}") from None
     return builder.finish()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.strict import parse_json
 
 INDEX_NAME = "index.jsonl"
 
@@ -90,12 +91,14 @@ def read_index(path: str | Path, lenient: bool = False) -> RunIndex:
         if not raw.strip():
             continue
         try:
-            entry = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            entry = parse_json(raw, f"{path}:{lineno}")
+        except (ValueError, UserError) as exc:   # not JSON, not UTF-8, NaN, nested too deep
             if lineno == unterminated and lenient:
                 torn = lineno
                 continue
             cut = " (cut off: a row still being written, or a crash mid-write)" if lineno == unterminated else ""
+            if isinstance(exc, UserError):
+                raise UserError(f"{exc}{cut}") from None
             raise UserError(f"{path}:{lineno}: not a JSON object ({getattr(exc, 'msg', exc)}){cut}") from None
         if not isinstance(entry, dict):
             raise UserError(f"{path}:{lineno}: expected a JSON object (one run per line), got {type(entry).__name__}")

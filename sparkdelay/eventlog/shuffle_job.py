@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sparkdelay.ground.errors import UserError
+
 from sparkdelay.eventlog.log import EventLog, Job, Stage, Task
 
 
@@ -48,6 +50,11 @@ def measured_job(log: EventLog) -> ShuffleJob | None:
             continue
         stages = shuffle_job_stages(log, job)
         if stages is not None:
+            # Its tasks ran between the two stamps, so they cannot be equal; the reader already
+            # refused an end before the start. Durations divide errors: 0 would be a ZeroDivisionError.
+            if job.completion_ms <= job.submission_ms:
+                raise UserError(f"{log.path}: job {job.job_id}: \"Completion Time\" equals its \"Submission Time\" "
+                                f"({job.submission_ms}): a shuffle job cannot take 0 ms")
             return ShuffleJob(job, *stages)
     return None
 

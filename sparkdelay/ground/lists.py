@@ -19,6 +19,10 @@ _NUMBER = re.compile(r"^[-+]?\d+$")
 _RANGE = re.compile(r"^(-?\d+)\s*-\s*(-?\d+)\s*(?::\s*(-?\d+))?$")
 
 
+# A sweep over more points than this would run for weeks; a range that long is a typo.
+MAX_ITEMS = 100_000
+
+
 def _items(text: str, option: str) -> list[str]:
     items = [part.strip() for part in str(text).split(",")]
     if any(not item for item in items):
@@ -39,11 +43,17 @@ def parse_int_list(text: str | None, option: str, minimum: int = 1, maximum: int
         if not m:
             raise UserError(f"{option}: expected a number, a list (1,2,4) or a range (1-5, 1-40:5), got {item!r}")
         lo, hi, step = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+        if maximum is not None and hi > maximum:  # before expanding: 1-99999999999 would never finish
+            raise UserError(f"{option}: values must be between {minimum} and {maximum}, got {hi}")
         if hi < lo:
             raise UserError(f"{option}: range {item!r} runs backwards")
         if step < 1:
             raise UserError(f"{option}: the step of {item!r} must be at least 1")
+        if (hi - lo) // step >= MAX_ITEMS:
+            raise UserError(f"{option}: range {item!r} has more than {MAX_ITEMS:,} values")
         values.extend(range(lo, hi + 1, step))
+        if len(values) > MAX_ITEMS:
+            raise UserError(f"{option}: more than {MAX_ITEMS:,} values")
     for v in values:
         if v < minimum or (maximum is not None and v > maximum):
             bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"

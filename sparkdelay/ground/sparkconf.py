@@ -13,12 +13,14 @@ it. Defaults are Spark 3.x/4.x's (SPEC.md, "Configuration defaults").
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.limits import LIMITS, check_limit
 
 _UNITS_MS = {
     "us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "min": 60_000.0,
@@ -39,6 +41,7 @@ class SparkKey:
     minimum: int | None = None  # smallest accepted value (ints only)
     fallback: str | None = None
     scheduler: bool = True      # part of the scheduler's configuration (False: read for another purpose)
+    limit: str | None = None    # the `sparkdelay.ground.limits` entry bounding it (ints only)
 
     def parse(self, value: Any, where: str):
         """The value as the model uses it: milliseconds, bool or int; a bad value is a UserError naming `where`."""
@@ -46,7 +49,8 @@ class SparkKey:
             return parse_duration_ms(value, where, default_unit=self.unit)
         if self.kind == "bool":
             return parse_bool(value, where)
-        return parse_int(value, where, minimum=self.minimum)
+        number = parse_int(value, where, minimum=self.minimum)
+        return number if self.limit is None else check_limit(number, self.limit, where)
 
 
 _LEVEL_WAIT = "delay before giving up on {} locality for a task (falls back to spark.locality.wait)"
@@ -66,20 +70,21 @@ SPARK_KEYS: dict[str, SparkKey] = {k.name: k for k in (
              "period of the driver's revive tick, a full offer round on every executor"),
     SparkKey("spark.shuffle.reduceLocality.enabled", "bool", "true",
              "prefer the hosts holding most of a reduce task's map output (the 20% rule)"),
-    SparkKey("spark.task.cpus", "int", "1", "cores one task takes from its executor", minimum=1),
-    SparkKey("spark.task.maxFailures", "int", "4", "failures of one task before its job is aborted", minimum=1),
+    SparkKey("spark.task.cpus", "int", "1", "cores one task takes from its executor", minimum=1, limit="cores"),
+    SparkKey("spark.task.maxFailures", "int", "4", "failures of one task before its job is aborted", minimum=1,
+             limit="tasks"),
     SparkKey("spark.excludeOnFailure.enabled", "bool", "false",
              "exclude executors and hosts on which tasks failed (was spark.blacklist.enabled)"),
     # Spark's own default is 1 on YARN and all of a worker's cores in standalone mode; the
     # model needs a number, and 8 is the study's executors' thread count.
-    SparkKey("spark.executor.cores", "int", "8", "task slots of one executor", minimum=1),
+    SparkKey("spark.executor.cores", "int", "8", "task slots of one executor", minimum=1, limit="cores"),
     SparkKey("spark.python.worker.reuse", "bool", "true",
              "keep idle Python workers for later tasks instead of forking one per task"),
     # PySpark's SparkContext passes PYTHONHASHSEED to its workers, "0" unless the driver's
     # environment sets it; the study's runs set it explicitly through executorEnv.
     SparkKey("spark.executorEnv.PYTHONHASHSEED", "int", "0",
              "hash seed of the Python workers (read from event logs: it decides portable_hash of str keys)",
-             minimum=0, scheduler=False),
+             minimum=0, scheduler=False, limit="hash_seed"),
 )}
 
 
@@ -117,9 +122,15 @@ def parse_duration_ms(value, where: str = "duration", default_unit: str = "ms") 
         number, unit = float(m.group(1)), (m.group(2) or default_unit)
     if unit not in _UNITS_MS:
         raise UserError(f"{where}: unknown time unit {unit!r} in {value!r} (use ms, s, min, h)")
+    if not math.isfinite(number):
+        raise UserError(f"{where}: expected a duration such as 3s or 100ms, got {value!r}")
     if number < 0:
         raise UserError(f"{where}: must not be negative, got {value!r}")
-    return number * _UNITS_MS[unit]
+    ms = number * _UNITS_MS[unit]
+    if ms > LIMITS["milliseconds"].maximum:
+        raise UserError(f"{where}: {value!r} is beyond the limit of {LIMITS['milliseconds'].maximum / 1000:,.0f} s "
+                        f"(any duration; README, Limits)")
+    return ms
 
 
 def parse_bool(value, where: str) -> bool:
@@ -141,3 +152,26 @@ def parse_int(value, where: str, minimum: int | None = None) -> int:
     if minimum is not None and number < minimum:
         raise UserError(f"{where}: must be at least {minimum}, got {number}")
     return number
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance (a swap of two letters counts 2)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def check_spelling(key: str, where: str) -> None:
+    """Refuse a key that is almost one the tool reads: a misspelt wait would silently keep the default.
+
+    Other Spark keys pass (Spark has hundreds the model does not read), except under
+    `spark.locality.`, where every key Spark knows is in SPARK_KEYS."""
+    if key in SPARK_KEYS:
+        return
+    near = min(SPARK_KEYS, key=lambda k: _distance(key, k))
+    if _distance(key, near) <= 2 or key.startswith("spark.locality."):
+        raise UserError(f"{where}: unknown Spark key {key!r} (did you mean {near}?)")

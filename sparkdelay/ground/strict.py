@@ -1,13 +1,15 @@
-"""Strict reading of the YAML input files (cluster.yaml, job.yaml).
+"""Strict reading of the YAML and JSON input files (cluster.yaml, job.yaml, model.json, ...).
 
 Every value is checked where it is read, and every complaint is one `UserError` line that
 names the file and the field path (`cluster.yaml: executors[1].cores: ...`), so a user can
 find the mistake without a traceback. Unknown keys are errors, not warnings: a misspelt key
-silently falling back to a default would make a prediction quietly wrong.
+silently falling back to a default would make a prediction quietly wrong. Files must be UTF-8,
+documents at most `MAX_DEPTH` levels deep, and JSON numbers finite (no NaN/Infinity).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -15,16 +17,80 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.limits import check_limit
+
+# No input of the tool nests more than a few levels; a deeper document is garbage, and the
+# parsers (and anything walking the result) would hit Python's recursion limit on it.
+MAX_DEPTH = 64
+
+
+def read_text(path: str | Path, what: str = "") -> str:
+    """The file as UTF-8 text; unreadable or not UTF-8 is a UserError naming the file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read{what}: {exc.strerror or exc}") from None
+    return decode_utf8(data, str(path))
+
+
+def decode_utf8(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def check_depth(doc: Any, where: str) -> Any:
+    """`doc` unchanged unless lists/mappings nest deeper than MAX_DEPTH (walked without recursion)."""
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise UserError(f"{where}: nested more than {MAX_DEPTH} levels deep")
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return doc
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_json(text: str | bytes, where: str) -> Any:
+    """One JSON document, strictly: UTF-8, finite numbers only, at most MAX_DEPTH deep.
+
+    Raises ValueError (json.JSONDecodeError included) for text that is not JSON, so a caller
+    can tell a torn line from a wrong one; UserError for the rest."""
+    if isinstance(text, bytes):
+        text = decode_utf8(text, where)
+    try:
+        doc = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise UserError(f"{where}: nested more than {MAX_DEPTH} levels deep") from None
+    return check_depth(doc, where)
+
+
+def load_json(path: str | Path, what: str = "") -> Any:
+    """A whole JSON file, read as `parse_json` reads it; every failure is a UserError naming the file."""
+    path = Path(path)
+    text = read_text(path, what)
+    try:
+        return parse_json(text, str(path))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except ValueError as exc:
+        raise UserError(f"{path}: not valid JSON: {exc}") from None
 
 
 def load_yaml(path: str | Path) -> Any:
     path = Path(path)
+    text = read_text(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return yaml.safe_load(text)
+        return check_depth(yaml.safe_load(text), str(path))
+    except RecursionError:
+        raise UserError(f"{path}: nested more than {MAX_DEPTH} levels deep") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
@@ -55,7 +121,8 @@ def check_keys(mapping: Mapping[str, Any], allowed: Iterable[str], where: str,
             raise UserError(f"{where}.{key}: missing")
 
 
-def get_int(value: Any, where: str, minimum: int | None = None) -> int:
+def get_int(value: Any, where: str, minimum: int | None = None, limit: str | None = None) -> int:
+    """A whole number >= minimum and within the named limit of `sparkdelay.ground.limits`."""
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -63,14 +130,19 @@ def get_int(value: Any, where: str, minimum: int | None = None) -> int:
             raise UserError(f"{where}: expected a whole number, got {value!r}")
     if minimum is not None and value < minimum:
         raise UserError(f"{where}: must be at least {minimum}, got {value}")
+    if limit is not None:
+        check_limit(value, limit, where)
     return value
 
 
-def get_float(value: Any, where: str, minimum: float | None = 0.0) -> float:
+def get_float(value: Any, where: str, minimum: float | None = 0.0, limit: str | None = None) -> float:
+    """A finite number >= minimum and within the named limit of `sparkdelay.ground.limits`."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise UserError(f"{where}: expected a number, got {value!r}")
     if minimum is not None and value < minimum:
         raise UserError(f"{where}: must be at least {minimum:g}, got {value!r}")
+    if limit is not None:
+        check_limit(value, limit, where)
     return float(value)
 
 

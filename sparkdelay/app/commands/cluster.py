@@ -14,20 +14,10 @@ import re
 from sparkdelay.ground.errors import UserError
 from sparkdelay.real.cluster import DEFAULT_STATE_DIR, Cluster, StandaloneLayout
 
-from sparkdelay.app.argtypes import positive_int
+from sparkdelay.app.argtypes import port, positive_int
 
 NAME = "cluster"
 HELP = "start, inspect or stop a local Spark Standalone cluster (one host per worker)"
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {value}")
-    return value
 
 
 def add_state_dir(p: argparse.ArgumentParser) -> None:
@@ -42,11 +32,11 @@ def add_cluster_options(p: argparse.ArgumentParser, workers_required: bool) -> N
     p.add_argument("--cores", type=positive_int, default=8, help="task slots per worker = spark.executor.cores (default 8)")
     p.add_argument("--memory", default="2g", help="memory per worker, e.g. 2g (default 2g)")
     p.add_argument("--pin", action="store_true", help="pin worker i to CPU i-1 (needs one CPU per worker)")
-    p.add_argument("--master-port", type=_port, default=7077, help="master port on 127.0.0.1 (default 7077)")
-    p.add_argument("--webui-port", type=_port, default=8080, help="master web UI port, 0 = any free port (default 8080)")
-    p.add_argument("--worker-port", type=_port, default=7078,
+    p.add_argument("--master-port", type=port, default=7077, help="master port on 127.0.0.1 (default 7077)")
+    p.add_argument("--webui-port", type=port, default=8080, help="master web UI port, 0 = any free port (default 8080)")
+    p.add_argument("--worker-port", type=port, default=7078,
                    help="port of worker 1; worker i uses this + i - 1 (default 7078)")
-    p.add_argument("--worker-webui-port", type=_port, default=0,
+    p.add_argument("--worker-webui-port", type=port, default=0,
                    help="web UI port of worker 1 (worker i: + i - 1); 0 = any free port (default)")
     p.add_argument("--register-timeout", type=float, default=60.0,
                    help="seconds to wait for each daemon to come up and register (default 60)")

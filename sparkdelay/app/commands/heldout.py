@@ -21,7 +21,7 @@ import json
 import math
 from pathlib import Path
 
-from sparkdelay.app.argtypes import positive_int
+from sparkdelay.app.argtypes import reps, seed
 from sparkdelay.app.bundled import PINNED_RUNS, SHARED_RUNS, WORKLOAD, bundled
 from sparkdelay.ground.errors import UserError
 
@@ -41,8 +41,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--job", action="append", metavar="NAME", help="with --corpus: only this workload (repeatable)")
     parser.add_argument("--method", choices=("linear", "trace"), default=None,
                         help="the fit: linear (default for the bundled sweeps) or trace (default with --corpus)")
-    parser.add_argument("--reps", type=positive_int, default=20, help="simulations per measured run (default 20)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reps", type=reps, default=20, help="simulations per measured run (default 20)")
+    parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("-o", "--output", metavar="FILE", help="also write the JSON here")
 
@@ -66,12 +66,17 @@ def run(args) -> int:
     if not shared:
         raise UserError(f"{args.shared}: no finished runs (index.jsonl with event logs) to fit on")
     doc = result_document(heldout_tests(shared, pinned, args.reps, args.seed, args.method or "linear"))
+    return emit(doc, args, _print_splits)
+
+
+def emit(doc: dict, args, printer, indent: int = 2) -> int:
+    """The result as `-o FILE` (also), `--json` (instead of the table) and `printer`'s table say."""
     if args.output:
-        Path(args.output).write_text(json.dumps(doc, indent=2) + "\n")
+        Path(args.output).write_text(json.dumps(doc, indent=indent) + "\n")
     if args.json:
-        print(json.dumps(doc, indent=2))
-        return 0
-    _print_splits(doc)
+        print(json.dumps(doc, indent=indent))
+    else:
+        printer(doc)
     return 0
 
 
@@ -102,14 +107,12 @@ def _corpus(args) -> int:
     results = corpus_heldout(corpus, args.reps, args.seed, args.method or "trace", args.job, skipped)
     doc = {"corpus": str(corpus), "method": args.method or "trace", "skipped": skipped,
            "workloads": [dict(result_document(r), workload=r["workload"]) for r in results]}
-    if args.output:
-        Path(args.output).write_text(json.dumps(doc, indent=2) + "\n")
-    if args.json:
-        print(json.dumps(doc, indent=2))
-        return 0
+    return emit(doc, args, _print_corpus)
+
+
+def _print_corpus(doc: dict) -> None:
     for w in doc["workloads"]:
         print(f"== {w['workload']} ({doc['method']} fit)")
         _print_splits(w)
-    for note in skipped:
+    for note in doc["skipped"]:
         print(f"skipped: {note}")
-    return 0

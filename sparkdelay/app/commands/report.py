@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from sparkdelay.app.argtypes import reps, seed
 from sparkdelay.app.bundled import WORKLOAD, bundled
 from sparkdelay.ground.errors import UserError
 from sparkdelay.ground.lists import parse_int_list, parse_wait_list
@@ -28,8 +29,8 @@ HELP = "write the study re-made by the model, and model vs real runs, as Markdow
 def add_report_arguments(parser, out_default: str = "reports") -> None:
     parser.add_argument("--out", default=out_default,
                         help=f"output folder, created if needed (default {out_default}/ in the current directory)")
-    parser.add_argument("--reps", type=int, default=10, help="simulated runs (seeds) per grid point (default 10)")
-    parser.add_argument("--seed", type=int, default=0, help="base seed of every simulation (default 0)")
+    parser.add_argument("--reps", type=reps, default=10, help="simulated runs (seeds) per grid point (default 10)")
+    parser.add_argument("--seed", type=seed, default=0, help="base seed of every simulation (default 0)")
     parser.add_argument("--validate-reps", type=int, default=5,
                         help="simulated runs per measured run, in-sample and in the held-out tests (default 5)")
     parser.add_argument("--workload", metavar="W", default=None,

@@ -12,6 +12,7 @@ runs. A failed run is recorded with its status and the sweep goes on.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -22,6 +23,8 @@ from tqdm import tqdm
 
 from sparkdelay.eventlog.run_index import INDEX_NAME, append_row, read_index
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.limits import LIMITS
+from sparkdelay.ground.sparkconf import parse_duration_ms
 from sparkdelay.ground.lists import parse_int_list, parse_wait_list
 from sparkdelay.real.cluster import Cluster, StandaloneLayout
 from sparkdelay.real.plan import JobShape, RunPoint, plan
@@ -111,7 +114,16 @@ def _prepare_model(shape) -> str:
             f"{len(data.x_test)} test); {job.uses_weights} weights {how}, test accuracy {acc:.4f}")
 
 
+def check_driver_options(args) -> None:
+    """Options every driver gets, checked before the first run rather than by each failing run."""
+    limit = LIMITS["seconds"].maximum
+    if not (isinstance(args.run_timeout, float) and math.isfinite(args.run_timeout) and 0 < args.run_timeout <= limit):
+        raise UserError(f"--run-timeout: expected seconds > 0 and at most {limit:,.0f}, got {args.run_timeout!r}")
+    parse_duration_ms(args.register_wait, "--register-wait")
+
+
 def run(args) -> int:
+    check_driver_options(args)
     runs, nodes = _plan(args)
     index_path = Path(args.out) / INDEX_NAME
     todo = _todo(runs, index_path, args.retry_failed)
@@ -155,15 +167,18 @@ class _Target:
     master: str | None                 # an external master's URL (None: managed)
     base: StandaloneLayout | None = None    # the managed cluster's layout; its worker count follows each run
     started_here: bool = False         # stop it at the end (unless --keep-cluster)
+    follow_cores: bool = False         # restart when a run's cores per worker differ (not for a recorded layout)
 
-    def master_for(self, nodes: int, on_restart) -> str:
-        """The master URL for a run on `nodes` workers, (re)starting a managed cluster to that size."""
+    def master_for(self, spec: RunPoint, on_restart) -> str:
+        """The master URL for a run, (re)starting a managed cluster to the run's worker count and
+        cores per worker (a sweep's runs share the cores; differential cases do not)."""
         if not self.managed:
             return self.master
-        if not self.cluster.healthy(workers=nodes):
+        cores = spec.shape.cores if self.follow_cores else self.base.cores
+        if not self.cluster.healthy(workers=spec.nodes) or self.cluster.load().spec.cores != cores:
             on_restart()
             self.cluster.stop()
-            self.cluster.start(replace(self.base, workers=nodes))
+            self.cluster.start(replace(self.base, workers=spec.nodes, cores=cores))
         return self.cluster.load().master_url
 
 
@@ -181,6 +196,7 @@ def _target(args, max_nodes: int) -> _Target:
     check_java()  # every driver starts a JVM, whoever runs the cluster
     if target.managed:
         target.base = spec_from_args(args, max_nodes)
+        target.follow_cores = args.master == LOCAL
         if args.master != LOCAL:  # keep the recorded cluster's layout, only the worker count changes
             target.base = replace(state.spec)
         if target.base.pin and max_nodes > len(os.sched_getaffinity(0)):
@@ -195,10 +211,10 @@ def _sweep(todo: list[RunPoint], target: _Target, args, index_path: Path) -> dic
     bar = tqdm(total=len(todo), unit="run", disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
     try:
         for spec in todo:
-            master = target.master_for(spec.nodes, lambda: bar.set_description(f"starting {spec.nodes} workers"))
+            master = target.master_for(spec, lambda: bar.set_description(f"starting {spec.nodes} workers"))
             bar.set_description(f"N={spec.nodes} P={spec.partitions} wait={spec.wait} rep={spec.rep}")
             row = run_one(spec, master, index_path.parent, codec=args.eventlog_codec, timeout_s=args.run_timeout,
-                          keep_logs=args.keep_logs)
+                          keep_logs=args.keep_logs, register_wait=args.register_wait)
             row["cluster"] = "local" if target.managed else "external"
             append_row(index_path, row)
             counts[row["status"]] = counts.get(row["status"], 0) + 1

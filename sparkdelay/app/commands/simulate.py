@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
+from sparkdelay.app.argtypes import seed
 from sparkdelay.app.presets import PRESETS
 from sparkdelay.ground.errors import UserError
 
@@ -38,10 +39,12 @@ def add_run_arguments(parser, sweep: bool = False) -> None:
 
 def add_arguments(parser) -> None:
     add_run_arguments(parser)
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     parser.add_argument("--trace", metavar="CSV", help="write one row per task")
     parser.add_argument("--gantt", metavar="PNG", help="draw executor threads against time")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    from sparkdelay.app.simlog import add_event_log_arguments
+    add_event_log_arguments(parser)
 
 
 def _int_option(value, name: str) -> int | None:
@@ -71,9 +74,19 @@ def run(args) -> int:
     from sparkdelay.sim.model.engine import simulate
     from sparkdelay.sim.model.records import write_csv
 
-    cluster, job, model = run_spec_from_args(args).build()
+    spec = run_spec_from_args(args)
+    cluster, job, model = spec.build()
+    if args.gantt:
+        from sparkdelay.app.gantt import check_image_path
+        check_image_path(args.gantt)
+    if args.event_log:
+        from sparkdelay.app.simlog import check_folder, write_run_log
+        check_folder(args.event_log, args.event_log_codec)
     result = simulate(cluster, job, model, seed=args.seed)
     summary = result.summary()
+    if args.event_log:
+        summary["event_log"] = str(write_run_log(spec, args.seed, args.event_log, args.event_log_codec,
+                                                 result=result, cluster=cluster))
     if args.trace:
         try:
             write_csv(result.tasks, args.trace)
@@ -103,4 +116,6 @@ def run(args) -> int:
           f"{summary['max_tasks_per_host']}", file=out)
     loc = ", ".join(f"{k} {v}" for k, v in summary["locality_counts"].items())
     print(f"locality          {loc}", file=out)
+    if args.event_log:
+        print(f"event log         {summary['event_log']}", file=out)
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from sparkdelay.app.argtypes import reps, seed
 from sparkdelay.app.commands.simulate import add_run_arguments
 from sparkdelay.ground.errors import UserError
 from sparkdelay.ground.lists import parse_int_list, parse_text_list, parse_wait_list
@@ -20,11 +21,13 @@ HELP = "simulate a grid of nodes x partitions x waits, several seeds each, into 
 
 def add_arguments(parser) -> None:
     add_run_arguments(parser, sweep=True)
-    parser.add_argument("--reps", type=int, default=10, help="runs per point (default 10)")
-    parser.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    parser.add_argument("--reps", type=reps, default=10, help="runs per point (default 10)")
+    parser.add_argument("--seed", type=seed, default=0, help="base seed (default 0)")
     parser.add_argument("--out", default="sweep.csv", help="CSV to append rows to (default sweep.csv)")
     parser.add_argument("--processes", type=int, default=None, help="worker processes (default: all cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from sparkdelay.app.simlog import add_event_log_arguments
+    add_event_log_arguments(parser, sweep=True)
 
 
 def run(args) -> int:
@@ -37,6 +40,12 @@ def run(args) -> int:
         raise UserError(f"--processes: must be at least 1, got {args.processes}")
     base = RunSpec(preset=args.preset, cluster_path=args.cluster, job_path=args.job, model_path=args.model,
                    conf=parse_conf_pairs(args.conf))
+    if args.keep is not None and not args.event_log:
+        raise UserError("--keep: only with --event-log DIR (it says how many runs get an event log)")
+    if args.event_log:
+        from sparkdelay.app.simlog import check_folder, check_keep
+        check_keep(1 if args.keep is None else args.keep)
+        check_folder(args.event_log, args.event_log_codec)
     rows = run_sweep(
         base, args.out,
         nodes=parse_int_list(args.nodes, "--nodes"),
@@ -47,4 +56,9 @@ def run(args) -> int:
         progress=not args.no_progress and sys.stderr.isatty())
     print(format_summary(point_summaries(rows)))
     print(f"{len(rows)} runs in {args.out}")
+    if args.event_log:
+        from sparkdelay.app.simlog import write_sweep_logs
+        paths = write_sweep_logs(base, rows, args.event_log, 1 if args.keep is None else args.keep,
+                                 args.event_log_codec)
+        print(f"event logs of the first {len(paths)} runs in {args.event_log}: {', '.join(p.name for p in paths)}")
     return 0

@@ -16,7 +16,7 @@ import sys
 
 from tqdm import tqdm
 
-from sparkdelay.app.argtypes import positive_int
+from sparkdelay.app.argtypes import reps, seed
 from sparkdelay.ground.errors import UserError
 
 NAME = "validate"
@@ -29,8 +29,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", required=True, metavar="M", help="fitted model (sparkdelay calibrate -o M)")
     parser.add_argument("--workload", metavar="W", help="PySpark-form job YAML with the job's keys (default: the study's 40 shards)")
     parser.add_argument("--cluster", metavar="C", help="cluster YAML saying which hosts share a machine's cores")
-    parser.add_argument("--reps", type=positive_int, default=20, help="simulations per measured run (default 20)")
-    parser.add_argument("--seed", type=int, default=0, help="base seed of the simulations (default 0)")
+    parser.add_argument("--reps", type=reps, default=20, help="simulations per measured run (default 20)")
+    parser.add_argument("--seed", type=seed, default=0, help="base seed of the simulations (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 
@@ -55,6 +55,8 @@ def run(args) -> int:
         raise UserError(f"{args.model}: calibrated_range: expected lists of whole numbers "
                         f"(machine_cores, threads; executors and partitions as [min, max])")
     runs = load_runs(find_logs(args.logs), load_machines(args.cluster), load_workload(args.workload))
+    if not runs:   # an empty index: "0 runs" with exit 0 would read as a validation that passed
+        raise UserError(f"{' '.join(args.logs)}: no measured runs to validate (empty index or no event logs)")
     comparisons = []
     for r in tqdm(runs, desc="validate", unit="run", disable=args.json or not sys.stderr.isatty()):
         c = compare(r, model, args.reps, args.seed)
