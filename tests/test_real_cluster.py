@@ -190,3 +190,35 @@ def test_differential_cases_each_get_their_own_cluster_shape(tmp_path, capsys):
         assert log.properties["spark.executorEnv.PYTHONHASHSEED"] == str(case.hash_seed)
     capsys.readouterr()
     assert cli_main(argv) == 0 and "0 to do" in capsys.readouterr().out    # resumes: nothing left
+
+
+def test_run_stopped_with_sigterm_takes_its_driver_down_and_records_nothing(cluster, tmp_path):
+    """SIGTERM to `sparkdelay run` mid-run: its driver and driver JVM end with it, exit 143, and
+    the unfinished run is not in the index (a rerun redoes it)."""
+    import subprocess
+    import sys
+    import time
+    c, master = cluster
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "sparkdelay.app.cli", "run", "--master", master, "--state-dir", str(c.dir),
+           "--nodes", "2", "--partitions", "2", "--job", "sleep", "--work-repeat", "200", "--out", str(out),
+           "--no-progress"]
+    # --nodes 2: the fixture's 2 workers, so `run` does not restart the cluster (whose daemons it
+    # would then leave to the state dir, as it should: they are not the run's).
+    err = open(tmp_path / "stderr.txt", "wb")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+    deadline = time.monotonic() + 120
+    driver = []
+    while not any(p.name().startswith("java") for p in driver):   # the driver and its JVM are up
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be stopped"
+        time.sleep(0.5)
+        try:
+            driver = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            driver = []
+    proc.terminate()
+    assert proc.wait(timeout=60) == 143
+    gone, alive = psutil.wait_procs(driver, timeout=30)
+    assert alive == [], f"left running after SIGTERM: {alive}: {(tmp_path / 'stderr.txt').read_text()[-2000:]}"
+    index_file = out / "index.jsonl"
+    assert not index_file.exists() or index.read_index(index_file).rows == []

@@ -57,12 +57,19 @@ def run(args) -> int:
 
 def _record(args) -> int:
     from sparkdelay.app.commands import run as run_command
+
+    args.register_wait = "120s"
+    run_command.check_driver_options(args)
+    with run_command.exit_on_sigterm():
+        return _record_cases(args)
+
+
+def _record_cases(args) -> int:
+    from sparkdelay.app.commands import run as run_command
     from sparkdelay.eventlog.run_index import INDEX_NAME
     from sparkdelay.real.cluster import worker_host
     from sparkdelay.real.differential import NODES, draw_cases, write_cases
 
-    args.register_wait = "120s"
-    run_command.check_driver_options(args)
     out = Path(args.out)
     cases = draw_cases(args.cases, args.seed)
     write_cases(out, args.job, args.seed, cases)

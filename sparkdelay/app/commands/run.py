@@ -12,8 +12,10 @@ runs. A failed run is recorded with its status and the sweep goes on.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -122,8 +124,28 @@ def check_driver_options(args) -> None:
     parse_duration_ms(args.register_wait, "--register-wait")
 
 
+@contextlib.contextmanager
+def exit_on_sigterm():
+    """While inside: SIGTERM ends the command as Ctrl-C does: the running driver's tree (its JVM, the Spark
+    application) is ended by `runner`'s clean-up, a cluster this command started is stopped, and
+    the unfinished run is not recorded, so a rerun redoes it. Python's default for SIGTERM is to
+    die on the spot, which left the driver and its JVM running."""
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+    before = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def run(args) -> int:
     check_driver_options(args)
+    with exit_on_sigterm():
+        return _run(args)
+
+
+def _run(args) -> int:
     runs, nodes = _plan(args)
     index_path = Path(args.out) / INDEX_NAME
     todo = _todo(runs, index_path, args.retry_failed)
