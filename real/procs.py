@@ -81,9 +81,16 @@ def _identified(tracked: Tracked) -> psutil.Process | None:
         proc = psutil.Process(tracked.pid)
         if abs(proc.create_time() - tracked.create_time) > CREATE_TIME_SLACK_S:
             return None
-        live = proc.cmdline()
         if proc.status() == psutil.STATUS_ZOMBIE:
             return None
+        live = proc.cmdline()
+        # A process in the middle of exec (spark-class exec'ing java) shows an empty command
+        # line for an instant: read it again rather than call a live daemon dead.
+        for _ in range(20):
+            if live:
+                break
+            time.sleep(0.05)
+            live = proc.cmdline()
     except psutil.Error:   # gone, a zombie, or not ours to inspect
         return None
     args = list(tracked.cmdline[1:])
