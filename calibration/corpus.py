@@ -24,7 +24,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sparkdelay.calibration.fit import _driver
-from sparkdelay.calibration.heldout import Run, baseline, evaluate, load_sweep, run_to_run_spread
+from sparkdelay.calibration.heldout import (Run, baseline, evaluate, load_sweep, run_to_run_spread,
+                                           split_by_nodes, split_by_partitions)
 from sparkdelay.calibration.trace_fit import BASE_TERMS, calibrate_traces
 from sparkdelay.sim.model.costs import CostModel
 
@@ -81,11 +82,9 @@ def workload_heldout(name: str, shared: list[Run], pinned: list[Run], reps: int,
     few = few_shot_runs(shared)
     splits = [
         evaluate("A_interpolation", f"fit on P in {sorted(train_p)}, predict the other P",
-                 [r for r in shared if r.row["partitions"] in train_p],
-                 [r for r in shared if r.row["partitions"] not in train_p], reps, seed, method),
+                 *split_by_partitions(shared, train_p), reps, seed, method),
         evaluate("B_more_nodes", "fit on N = 1-2, predict N = 3",
-                 [r for r in shared if r.row["nodes"] <= 2], [r for r in shared if r.row["nodes"] == 3],
-                 reps, seed, method, baseline_of=linear_in_nodes),
+                 *split_by_nodes(shared), reps, seed, method, baseline_of=linear_in_nodes),
         evaluate("C_other_hardware", "fit on the shared sweep, predict the pinned sweep", shared, pinned,
                  reps, seed, method),
         evaluate("D_few_shot", "fit on N1 P8, N2 P20, N3 P40 (wait 3 s), predict the whole grid",

@@ -199,15 +199,23 @@ def run_to_run_spread(runs: list[Run]) -> dict:
             "p90_abs_dev_from_config_mean": percentile(deviations, 90) if deviations else math.nan}
 
 
+def split_by_partitions(runs: list[Run], train_p: set[int]) -> tuple[list[Run], list[Run]]:
+    """(runs at the training partition counts, the others): the interpolation split."""
+    return [r for r in runs if r.row["partitions"] in train_p], [r for r in runs if r.row["partitions"] not in train_p]
+
+
+def split_by_nodes(runs: list[Run]) -> tuple[list[Run], list[Run]]:
+    """(runs on N = 1-2, runs on N = 3): the more-nodes split."""
+    return [r for r in runs if r.row["nodes"] <= 2], [r for r in runs if r.row["nodes"] == 3]
+
+
 def heldout_tests(shared: list[Run], pinned: list[Run], reps: int = 20, seed: int = 0, method: str = "linear") -> dict:
     train_p = set(INTERPOLATION_TRAIN_PARTITIONS)
     splits = [
         evaluate("interpolation", f"fit on P in {sorted(train_p)}, predict the other P (all N and waits, shared machine)",
-                 [r for r in shared if r.row["partitions"] in train_p],
-                 [r for r in shared if r.row["partitions"] not in train_p], reps, seed, method),
+                 *split_by_partitions(shared, train_p), reps, seed, method),
         evaluate("more_nodes", "fit on N = 1-2, predict N = 3 (shared machine)",
-                 [r for r in shared if r.row["nodes"] <= 2], [r for r in shared if r.row["nodes"] == 3], reps, seed,
-                 method),
+                 *split_by_nodes(shared), reps, seed, method),
         evaluate("other_hardware", "fit on the shared-machine sweep, predict the pinned sweep (one core per worker)",
                  shared, pinned, reps, seed, method),
     ]

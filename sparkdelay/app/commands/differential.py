@@ -82,13 +82,13 @@ def _record_cases(args) -> int:
     # Grouped by hosts and cores, so the cluster restarts once per group, not once per case.
     runs = sorted((c.run_point(args.job) for c in cases), key=lambda r: (r.nodes, r.shape.cores))
     index_path = out / INDEX_NAME
-    todo = run_command._todo(runs, index_path, args.retry_failed)
+    todo = run_command.todo_runs(runs, index_path, args.retry_failed)
     if not todo:
         return 0
     args.master, args.keep_logs, args.keep_cluster, args.eventlog_codec = run_command.LOCAL, False, False, "zstd"
-    target = run_command._target(args, max(r.nodes for r in runs))
-    print(run_command._prepare_model(runs[0].shape), flush=True)
-    counts = run_command._sweep(todo, target, args, index_path)
+    target = run_command.start_target(args, max(r.nodes for r in runs))
+    print(run_command.prepare_job(runs[0].shape), flush=True)
+    counts = run_command.record_runs(todo, target, args, index_path)
     print("done: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f"; rows in {index_path}")
     return 0 if set(counts) <= {"ok"} else 1
 

@@ -95,7 +95,7 @@ def _shape(args):
                     python_hash_seed=args.hash_seed, test_limit=args.test_limit, mnist_dir=mnist_dir)
 
 
-def _prepare_model(shape) -> str:
+def prepare_job(shape) -> str:
     """Load MNIST and train (or load cached) weights now, so no run's time includes training."""
     # Imported here, as `run_one` is: the driver's modules pull in numpy, ~150 ms more for every
     # `sparkdelay` start (the command line imports each command module to build its parser).
@@ -148,12 +148,12 @@ def run(args) -> int:
 def _run(args) -> int:
     runs, nodes = _plan(args)
     index_path = Path(args.out) / INDEX_NAME
-    todo = _todo(runs, index_path, args.retry_failed)
+    todo = todo_runs(runs, index_path, args.retry_failed)
     if not todo:
         return 0
-    target = _target(args, max(nodes))
-    print(_prepare_model(runs[0].shape), flush=True)
-    counts = _sweep(todo, target, args, index_path)
+    target = start_target(args, max(nodes))
+    print(prepare_job(runs[0].shape), flush=True)
+    counts = record_runs(todo, target, args, index_path)
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     print(f"done: {summary}; rows in {index_path}")
     return 0 if set(counts) <= {"ok"} else 1
@@ -167,7 +167,7 @@ def _plan(args) -> tuple[list[RunPoint], list[int]]:
     return plan(_shape(args), nodes, partitions, waits, args.reps), nodes
 
 
-def _todo(runs: list[RunPoint], index_path: Path, retry_failed: bool) -> list[RunPoint]:
+def todo_runs(runs: list[RunPoint], index_path: Path, retry_failed: bool) -> list[RunPoint]:
     """The runs not yet in the index (a row cut off by a crash does not count: that run is redone)."""
     done: set[str] = set()
     if index_path.exists():
@@ -204,7 +204,7 @@ class _Target:
         return self.cluster.load().master_url
 
 
-def _target(args, max_nodes: int) -> _Target:
+def start_target(args, max_nodes: int) -> _Target:
     cluster = Cluster(args.state_dir)
     state = cluster.load()
     if args.master == LOCAL:
@@ -226,9 +226,9 @@ def _target(args, max_nodes: int) -> _Target:
     return target
 
 
-def _sweep(todo: list[RunPoint], target: _Target, args, index_path: Path) -> dict[str, int]:
+def record_runs(todo: list[RunPoint], target: _Target, args, index_path: Path) -> dict[str, int]:
     """Run each configuration, append its row as soon as it ends; runs per status."""
-    from sparkdelay.real.runner import run_one   # lazy: see _prepare_model
+    from sparkdelay.real.runner import run_one   # lazy: see prepare_job
     counts: dict[str, int] = {}
     bar = tqdm(total=len(todo), unit="run", disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
     try:
