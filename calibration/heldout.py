@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.sparkconf import parse_duration_ms
 from sparkdelay.sim.model.costs import CostModel
 
 from sparkdelay.eventlog.reader import read_eventlog
-from sparkdelay.eventlog.run_index import INDEX_NAME, read_index
+from sparkdelay.eventlog.run_index import INDEX_NAME, IndexRow, read_index, row_int
 from sparkdelay.calibration.fit import _driver, fit_model
 from sparkdelay.calibration.trace_fit import TraceRun, calibrate_traces, trace_run
 from sparkdelay.sim.model.cluster import MachineMap, load_machines
@@ -83,15 +84,21 @@ class SplitResult:
 def row_workload(fields: dict, where: str) -> PySparkWorkload:
     """The workload a `sparkdelay run` row records: its keys (items, key format), hash seed, map
     slices and worker CPython (3.11 for rows that predate the field: the bundled runs' own)."""
-    try:
-        keys = KeySpec.parse({"format": fields["key_format"], "count": int(fields["items"])}, f"{where}: key_format").keys
-        env = fields.get("executor_env") or {}
-        threads = int(fields.get("task_threads") or env.get("OPENBLAS_NUM_THREADS", env.get("OMP_NUM_THREADS", 1)))
-        return PySparkWorkload(keys, int(fields.get("python_hash_seed", 0)),
-                               str(fields.get("python_version", DEFAULT_PYTHON_VERSION)),
-                               int(fields.get("map_slices", 1)), threads=threads, source=where)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{where}: not a `sparkdelay run` row with the job's keys ({exc})") from None
+    if not isinstance(fields.get("key_format"), str):
+        raise UserError(f"{where}: key_format: expected the job's key format (a string), got {fields.get('key_format')!r}")
+    keys = KeySpec.parse({"format": fields["key_format"], "count": row_int(fields, "items", where, 1, "keys")},
+                         f"{where}: key_format").keys
+    env = fields.get("executor_env") or {}
+    if not isinstance(env, dict):
+        raise UserError(f"{where}: executor_env: expected an object of variables, got {env!r}")
+    blas = {"threads": env.get("OPENBLAS_NUM_THREADS", env.get("OMP_NUM_THREADS"))}
+    threads = row_int(fields, "task_threads", where, 1, "cores", default=None) or \
+        row_int(blas, "threads", f"{where}: executor_env", 1, "cores", default=1)
+    version = fields.get("python_version", DEFAULT_PYTHON_VERSION)
+    if not isinstance(version, str):
+        raise UserError(f"{where}: python_version: expected a version such as \"3.11\", got {version!r}")
+    return PySparkWorkload(keys, row_int(fields, "python_hash_seed", where, 0, "hash_seed", default=0), version,
+                           row_int(fields, "map_slices", where, 1, "tasks", default=1), threads=threads, source=where)
 
 
 def load_sweep(name: str, folder: Path, workload: PySparkWorkload | None, skipped: list[str] | None = None) -> list[Run]:
@@ -118,16 +125,40 @@ def load_sweep(name: str, folder: Path, workload: PySparkWorkload | None, skippe
         try:
             log_path = row.event_log()
             if log_path is None or not log_path.exists():
-                continue
+                # A run recorded as ok has a log; without it the sweep is not what its index says.
+                raise UserError(f"{row.where}: event_log: {log_path} does not exist (the run is recorded as ok)")
             log = read_eventlog(log_path)
             wl = workload or row_workload(row.fields, row.where)
-            runs.append(Run(name, row.fields, measured_run(log, machines, wl),
-                            samples_from_log(log, machines, wl), trace_run(log, machines, wl)))
+            measured = measured_run(log, machines, wl)
+            _check_row(row, measured)
+            runs.append(Run(name, row.fields, measured, samples_from_log(log, machines, wl),
+                            trace_run(log, machines, wl)))
         except UserError as exc:
             if skipped is None:
                 raise
             skipped.append(f"{name}/{row.run_id or row.where}: {exc}")
     return runs
+
+
+def _check_row(row: IndexRow, measured: MeasuredRun) -> None:
+    """The row's nodes, partitions and wait (what the splits and the baseline group runs by) are
+    whole numbers and agree with the run's own event log: a row edited or damaged by hand would
+    otherwise put the run in the wrong split, or crash the grouping."""
+    nodes = row.whole("nodes", 1, "hosts")
+    partitions = row.whole("partitions", 1, "tasks")
+    wait = row.fields.get("wait")
+    if not isinstance(wait, str):
+        raise UserError(f"{row.where}: wait: expected a Spark duration such as \"3s\", got {wait!r}")
+    hosts, executors = len(measured.cluster.hosts), len(measured.cluster.executors)
+    if not hosts <= nodes <= executors:
+        raise UserError(f"{row.where}: nodes: the row says {nodes}, but its event log has {executors} executors "
+                        f"on {hosts} hosts")
+    if partitions != measured.job.pyspark.partitions:
+        raise UserError(f"{row.where}: partitions: the row says {partitions}, but its event log's reduce stage has "
+                        f"{measured.job.pyspark.partitions} tasks")
+    if parse_duration_ms(wait, f"{row.where}: wait") != parse_duration_ms(measured.wait, f"{measured.log}: spark.locality.wait"):
+        raise UserError(f"{row.where}: wait: the row says {wait}, but its event log ran with "
+                        f"spark.locality.wait={measured.wait}")
 
 
 FIT_METHODS = ("linear", "trace")

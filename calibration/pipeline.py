@@ -56,6 +56,11 @@ def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, wor
     per_log = [samples_from_log(log, machines, wl_of[log.path]) for log in logs]
     tasks = [t for s in per_log for t in s.tasks]
     jobs = [j for s in per_log for j in s.jobs]
+    if not any(t.kind == "reduce" for t in tasks):
+        # Said here, where the logs are known: the fit itself only sees their tasks.
+        named = ", ".join(map(str, log_args[:3])) + (" ..." if len(log_args) > 3 else "")
+        raise UserError(f"{named}: no successful reduce tasks of a PySpark shuffle job (partitionBy -> collect) "
+                        f"in {'this log' if len(logs) == 1 else f'these {len(logs)} logs'}")
     fit = fit_model(tasks, jobs)
     doc = model_document(fit, [s.path for s in per_log], None if cluster is None else str(cluster),
                          None if workload is None else str(workload))
@@ -75,8 +80,8 @@ def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, wor
         doc["fit_report"]["method"] = "trace"
         doc["fit_report"]["terms"] = {
             "kept": list(cal.fit.terms),
-            "choices": [{"term": c.term, "kept": c.kept, "cv_span_error_without": round(c.cv_error_without, 4),
-                         "cv_span_error_with": round(c.cv_error_with, 4)} for c in cal.choices],
+            "choices": [{"term": c.term, "kept": c.kept, "cv_task_error_without": round(c.cv_error_without, 4),
+                         "cv_task_error_with": round(c.cv_error_with, 4)} for c in cal.choices],
             "task_duration_error": round(cal.fit.task_error, 4),
             "job_span_error": round(cal.fit.span_error, 4),
         }

@@ -109,6 +109,13 @@ def _machines(hosts: list[str], slots: dict[str, int], machines: MachineMap) -> 
     return tuple(MachineSpec(name, cores, tuple(members)) for name, (cores, members) in by_name.items())
 
 
+def registered_before(executor, job) -> float:
+    """Seconds between an executor's registration and the job's submission (0 if after)."""
+    if executor.added_ms is None or job.submission_ms is None:
+        return 0.0
+    return max(0.0, (job.submission_ms - executor.added_ms) / 1000.0)
+
+
 def measured_run(log: EventLog, machines: MachineMap, workload: PySparkWorkload | None) -> MeasuredRun:
     where = log.path
     measured = measured_job(log)
@@ -129,8 +136,9 @@ def measured_run(log: EventLog, machines: MachineMap, workload: PySparkWorkload 
         slots[e.host] += e.cores
     cluster = ClusterSpec.make(
         version, config,
-        # The measured job waits until every executor has registered before it submits.
-        [ExecutorSpec(e.executor_id, e.host, e.cores, 0.0) for e in executors],
+        # The measured job waits until every executor has registered before it submits; how
+        # long before is what their JVMs' warm-up still has to do (`executor_warmup_s`).
+        [ExecutorSpec(e.executor_id, e.host, e.cores, 0.0, registered_before(e, job)) for e in executors],
         _machines(hosts, slots, machines), where=where)
 
     reduce_tasks = [t for t in log.tasks if t.stage_id == result.stage_id and t.stage_attempt == result.attempt
@@ -169,14 +177,14 @@ def _check_items(where: str, job: PySparkJob, reduce_tasks, records: int, explic
     empty_measured = sorted(t.index for t in reduce_tasks if t.shuffle_records_read == 0)
     empty_expected = [i for i, n in enumerate(expected) if n == 0]
     if empty_measured != empty_expected:
-        hint = "" if explicit else " (pass --workload with the job's keys)"
+        hint = f" (keys from {job.workload.source})" if explicit else " (pass --workload with the job's keys)"
         raise UserError(f"{where}: the keys assumed do not match the log: empty reduce partitions "
                         f"{empty_measured} measured, {empty_expected} expected{hint}")
     # Batching only merges items, so no partition reads more records than it holds items:
     # more means the workload names fewer keys than the job had.
     for t in reduce_tasks:
         if t.index < len(expected) and t.shuffle_records_read > expected[t.index]:
-            hint = "" if explicit else " (pass --workload with the job's keys)"
+            hint = f" (keys from {job.workload.source})" if explicit else " (pass --workload with the job's keys)"
             raise UserError(f"{where}: the keys assumed do not match the log: reduce partition {t.index} read "
                             f"{t.shuffle_records_read} records, more than the {expected[t.index]} items its "
                             f"keys hash to{hint}")

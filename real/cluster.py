@@ -17,7 +17,7 @@ import os
 import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from sparkdelay.ground.errors import UserError
@@ -111,8 +111,14 @@ class Cluster:
             spec = StandaloneLayout(**raw["spec"])
         except TypeError as exc:   # unknown or missing fields of the layout
             raise UserError(f"{self.state_file}: spec: {exc}; {fix}") from None
-        return ClusterState(spec=spec, master_url=raw["master_url"],
-                            started_at=raw["started_at"], workers=raw.get("workers", []))
+        for f in fields(StandaloneLayout):   # each field of the type _save wrote (a bool is no int here)
+            value, kind = getattr(spec, f.name), {"int": int, "str": str, "bool": bool, "float": (int, float)}[f.type]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise UserError(f"{self.state_file}: spec.{f.name}: wrong type ({type(value).__name__}); {fix}")
+        workers = raw.get("workers", [])
+        if not all(isinstance(w, dict) and isinstance(w.get("name"), str) for w in workers):
+            raise UserError(f"{self.state_file}: workers: expected objects with a name; {fix}")
+        return ClusterState(spec=spec, master_url=raw["master_url"], started_at=raw["started_at"], workers=workers)
 
     def _save(self, state: ClusterState) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)

@@ -75,7 +75,11 @@ def read_pidfile(path: Path) -> Tracked | None:
 
 def _identified(tracked: Tracked) -> psutil.Process | None:
     """The live, non-zombie process with the tracked identity, or None."""
-    if tracked.create_time is None or not tracked.cmdline:
+    # Every process the tool starts has arguments after its program, and those are what is
+    # compared (the program itself changes when spark-class execs java): a record without them
+    # (a damaged pid file) would match any process that has the pid and create time.
+    if tracked.create_time is None or len(tracked.cmdline) < 2 \
+            or not all(isinstance(a, str) for a in tracked.cmdline):
         return None
     try:
         proc = psutil.Process(tracked.pid)
@@ -94,7 +98,7 @@ def _identified(tracked: Tracked) -> psutil.Process | None:
     except psutil.Error:   # gone, a zombie, or not ours to inspect
         return None
     args = list(tracked.cmdline[1:])
-    if args and live[-len(args):] != args:
+    if live[-len(args):] != args:
         return None
     return proc
 

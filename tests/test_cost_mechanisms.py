@@ -118,6 +118,21 @@ def test_background_load_per_executor_takes_cores_from_tasks():
     assert [t.finish_time for t in _by_stage(result, 0)] == [pytest.approx(2.0)] * 2
 
 
+def test_a_just_registered_executor_warms_up_beside_its_tasks():
+    model = CostModel(**QUIET, executor_warmup_s=0.5)
+    # Two executors on a 1-core box, each with 0.5 s of JVM warm-up from registration and one
+    # 1 s task: four threads share the core until the warm-ups end (at 2 s, each having had 0.5),
+    # then the tasks have the core to themselves for their last 0.5 s each: done at 3 s.
+    cluster = _cluster(executors=2, cores=1, slots=1)
+    result = simulate(cluster, _job((2, 1.0)), model)
+    assert [t.finish_time for t in _by_stage(result, 0)] == [pytest.approx(3.0)] * 2
+    # An executor that registered long enough before the action has it behind it.
+    warm = ClusterSpec(cluster.spark_version, cluster.config, cluster.machines,
+                       tuple(ExecutorSpec(e.id, e.host, e.cores, 0.0, registered_before_s=0.5)
+                             for e in cluster.executors))
+    assert [t.finish_time for t in _by_stage(simulate(warm, _job((2, 1.0)), model), 0)] == [pytest.approx(2.0)] * 2
+
+
 def test_threads_per_task_come_from_the_job():
     model = CostModel(**QUIET, thread_parallel_fraction=1.0)
     result = simulate(_cluster(cores=2, slots=1), _job((1, 2.0), threads=2), model)

@@ -5,11 +5,17 @@ Without Spark: `simulate`/`sweep --event-log` write Spark-named logs (determinis
 simulated jobs the written log reads back with `eventlog.reader` into the same task records and
 every event carries the fields Spark's `JsonProtocol` needs to replay it.
 
-Integration (`spark` marker, needs Java): `sparkdelay history start` on a free port and a temporary
-folder holding one simulated and one recorded real run; the REST API (`/api/v1/applications`,
-`/jobs`, `/stages`, `/stages/N/0/taskList`) must give the simulation's numbers of jobs, stages
-and tasks and each task's host and locality (for the real run: what the tool's reader reads from
-its log); `history stop` must leave no process of the server.
+Without Spark, too: the staging folder of links (`real.history_links`) holds one link per log
+found at any depth, follows logs that appear, are renamed or vanish, and shows a name once.
+
+Integration (`spark` marker, needs Java): `sparkdelay history start --dir D` on a free port, D
+holding a simulated run in `D/sim/`, a recorded real run in `D/real/eventlogs/` and that real run's
+simulated twin in `D/twins/` (none at the top level: Spark alone would list nothing); the REST API
+(`/api/v1/applications`, `/jobs`, `/stages`, `/stages/N/0/taskList`) must give the simulation's
+numbers of jobs, stages and tasks and each task's host and locality (for the real run: what the
+tool's reader reads from its log; for the twin: the real run's stages and task counts), a log
+written into a new subfolder after the start must be listed and one deleted unlisted, an empty
+folder must be accepted, and `history stop` must leave no process of the server or its linker.
 """
 
 from __future__ import annotations
@@ -25,14 +31,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from sparkdelay.app.cli import main as cli_main
+from sparkdelay.calibration.twins import TWIN_KEY, write_twin
+from sparkdelay.calibration.validate import measured_run
 from sparkdelay.app.runspec import RunSpec
 from sparkdelay.app.simlog import app_id, write_run_log
 from sparkdelay.eventlog.codecs import decompress_bytes
 from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.eventlog.writer import DEFAULT_START_MS, SIMULATED_KEY
-from sparkdelay.real import procs
+from sparkdelay.real import history_links, procs
 from sparkdelay.real.history import HistoryServer
+from sparkdelay.sim.model.cluster import load_machines
+from sparkdelay.sim.model.costs import CostModel
 from sparkdelay.sim.model.engine import simulate
+from sparkdelay.sim.model.job import load_workload
 
 from conftest import REPO
 
@@ -41,6 +52,9 @@ from conftest import REPO
 REAL_LOG = REPO / "data" / "runs" / "shared" / "eventlogs" / "app-20261129183350-0009.zstd"
 SIM_SPEC = RunSpec(preset="local", nodes=2, partitions=9, wait="3s", model_path=str(REPO / "data" / "model.json"))
 SIM_SEED = 0
+REAL_CLUSTER = REPO / "data" / "runs" / "shared" / "cluster.yaml"
+WORKLOAD = REPO / "data" / "study-workload.yaml"
+MODEL = REPO / "data" / "model.json"
 
 # The fields Spark 4's JsonProtocol reads without a default when it replays each event (the
 # History Server drops an event it cannot read), and what the UI shows them as.
@@ -180,9 +194,11 @@ def test_sweep_writes_logs_of_the_first_keep_runs(tmp_path, capsys):
     (["simulate", "--preset", "local", "--event-log", "FILE"], "--event-log: FILE exists and is not a folder"),
     (["history", "start", "--dir", "NOPE", "--state-dir", "ST"], "--dir: NOPE does not exist"),
     (["history", "start", "--dir", "FILE", "--state-dir", "ST"], "--dir: FILE is not a folder"),
+    (["history", "start", "--dir", "EV", "--dir", "NOPE", "--state-dir", "ST"], "--dir: NOPE does not exist"),
 ])
 def test_bad_options_are_one_line(tmp_path, capsys, argv, message):
     (tmp_path / "FILE").write_text("x")
+    (tmp_path / "EV").mkdir()
     argv = [str(tmp_path / a) if a in ("EV", "FILE", "NOPE", "ST") else a for a in argv]
     message = message.replace("FILE", str(tmp_path / "FILE")).replace("NOPE", str(tmp_path / "NOPE"))
     assert cli_main(argv) == 2
@@ -194,6 +210,53 @@ def test_history_status_and_stop_without_a_server(tmp_path, capsys):
     assert cli_main(["history", "status", "--state-dir", str(tmp_path)]) == 1
     assert cli_main(["history", "stop", "--state-dir", str(tmp_path)]) == 0
     assert "nothing running" in capsys.readouterr().out
+
+
+def _sim_log(folder: Path, seed: int, codec: str = "zstd") -> Path:
+    return write_run_log(RunSpec(preset="local", partitions=2), seed, folder, codec)
+
+
+def test_links_show_every_log_at_any_depth_once(tmp_path):
+    d, staging = tmp_path / "D", tmp_path / "state" / "eventlogs"
+    a = _sim_log(d / "sim", 1)
+    b = _sim_log(d / "x" / "y" / "z", 2, "none")
+    shutil.copytree(REPO / "tests" / "data" / "eventlogs" / "rolling-eventlog_v2_local-1795971199876",
+                    d / "deep" / "rolling-eventlog_v2_local-1795971199876")
+    (d / "copy").mkdir()
+    shutil.copyfile(a, d / "copy" / a.name)   # the same application twice
+    (d / "sim" / "notes.txt").write_text("not a log")
+    (d / "index.jsonl").write_text("{}\n")
+    (d / ".hidden").mkdir()
+    _sim_log(d / ".hidden", 3)
+    found = history_links.sync([d], staging)
+    names = sorted(p.name for p in staging.iterdir())
+    assert names == sorted([a.name, b.name, "eventlog_v2_rolling-eventlog_v2_local-1795971199876"])
+    assert all((staging / n).is_symlink() for n in names)
+    assert (staging / a.name).resolve() == (d / "copy" / a.name).resolve()   # sorted paths: copy/ before sim/
+    assert found.duplicates == [str(d / "sim" / a.name)]
+    assert found.per_folder == {str(d / "copy"): 1, str(d / "deep"): 1, str(d / "x" / "y" / "z"): 1}
+    assert history_links.read_status(staging)["logs"] == 3
+    # a new log appears, a renamed one follows its new name, a deleted one goes
+    c = _sim_log(d / "later", 4)
+    running = b.with_name(b.name + ".inprogress")
+    b.rename(running)
+    shutil.rmtree(d / "deep")
+    history_links.sync([d], staging, history_links.Sniffer())
+    assert sorted(p.name for p in staging.iterdir()) == sorted([a.name, c.name, running.name])
+    # the staging folder inside --dir is not a folder of logs of its own
+    inner = d / "state" / "eventlogs"
+    history_links.sync([d], inner)
+    assert sorted(p.name for p in inner.iterdir()) == sorted([a.name, c.name, running.name])
+    history_links.sync([d], inner)
+    assert len(list(inner.iterdir())) == 3
+
+
+def test_sniffer_asks_again_when_a_file_grows(tmp_path):
+    sniff, path = history_links.Sniffer(), tmp_path / "app-1"
+    path.write_bytes(b"")
+    assert not sniff(path)                    # Spark has just created it
+    path.write_text('{"Event":"SparkListenerLogStart","Spark Version":"4.0.1"}\n')
+    assert sniff(path)
 
 
 # ----------------------------------------------------------------------------- the History Server
@@ -209,7 +272,8 @@ def get(url: str):
 
 
 class Served:
-    """A History Server on a temporary folder with one simulated and one real run."""
+    """A History Server on a temporary folder with a simulated run, a real one and the real one's
+    twin, each in a subfolder (as `simulate --event-log runs/sim` and `sparkdelay run` put them)."""
 
     def __init__(self, root: Path):
         if shutil.which("java") is None:
@@ -218,28 +282,50 @@ class Served:
         self.state = root / "state"
         self.cluster, job, model = SIM_SPEC.build()
         self.result = simulate(self.cluster, job, model, seed=SIM_SEED)
-        self.sim_path = write_run_log(SIM_SPEC, SIM_SEED, self.logs, "zstd", result=self.result, cluster=self.cluster)
+        self.sim_path = write_run_log(SIM_SPEC, SIM_SEED, self.logs / "sim", "zstd", result=self.result,
+                                      cluster=self.cluster)
         self.sim_id = app_id(SIM_SPEC, SIM_SEED)
-        self.real_path = self.logs / REAL_LOG.name
+        self.real_path = self.logs / "real" / "eventlogs" / REAL_LOG.name
+        self.real_path.parent.mkdir(parents=True)
         shutil.copyfile(REAL_LOG, self.real_path)
         self.real_id = REAL_LOG.name.split(".")[0]
+        run = measured_run(read_eventlog(self.real_path), load_machines(REAL_CLUSTER), load_workload(WORKLOAD))
+        self.twin = write_twin(run, CostModel.load(MODEL), self.logs / "twins", seed=0, model_label="data/model.json")
+        self.twin_id = self.twin.app_id
         self.port = free_port()
-        assert cli_main(["history", "start", "--dir", str(self.logs), "--port", str(self.port),
-                         "--state-dir", str(self.state)]) == 0
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = HistoryServer(self.state)
-        self.record = self.server.record()
-        deadline = time.monotonic() + 30   # listed after the first scan of the folder
-        while {a["id"] for a in get(f"{self.url}/api/v1/applications")} != {self.sim_id, self.real_id}:
-            assert time.monotonic() < deadline, "the History Server did not list both runs"
-            time.sleep(0.5)
+        self.start_output = start_server(self.logs, self.port, self.state)
+        self.record, self.linker = self.server.record(), self.server.linker_record()
+        wait_for_apps(self.url, {self.sim_id, self.real_id, self.twin_id})
 
     def real_log(self):
         return read_eventlog(self.real_path)
 
     def stop(self) -> None:
         assert cli_main(["history", "stop", "--state-dir", str(self.state)]) == 0
-        assert procs.tree(self.record) == [] and not procs.is_alive(self.record)
+        for rec in (self.record, self.linker):
+            assert procs.tree(rec) == [] and not procs.is_alive(rec)
+
+
+def start_server(folder: Path, port: int, state: Path) -> str:
+    """`history start` through the command line; what it printed."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli_main(["history", "start", "--dir", str(folder), "--port", str(port),
+                         "--state-dir", str(state)]) == 0
+    return out.getvalue()
+
+
+def wait_for_apps(url: str, want: set[str], timeout_s: float = 30.0) -> None:
+    """Until the server lists exactly `want` (a new log is listed after a linker sync and a scan)."""
+    deadline = time.monotonic() + timeout_s
+    while (got := {a["id"] for a in get(f"{url}/api/v1/applications")}) != want:
+        assert time.monotonic() < deadline, f"the History Server lists {sorted(got)}, not {sorted(want)}"
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -296,3 +382,71 @@ def test_history_start_refuses_a_busy_state_dir_and_a_taken_port(served, tmp_pat
     assert "already running" in capsys.readouterr().err
     assert cli_main(argv[:-1] + [str(served.port), "--state-dir", str(tmp_path / "other")]) == 2
     assert f"--port: port {served.port} on 127.0.0.1 is in use" in capsys.readouterr().err
+
+
+@pytest.mark.spark
+def test_history_start_shows_the_logs_of_every_subfolder(served, capsys):
+    out = served.start_output
+    assert f"3 event logs found under {served.logs} (" in out
+    for folder in ("real/eventlogs", "sim", "twins"):
+        assert f"{served.logs / folder} 1" in out
+    assert not any(p.is_file() for p in served.logs.iterdir())     # nothing at the top level
+    assert cli_main(["history", "status", "--state-dir", str(served.state)]) == 0
+    assert "(3 event logs, kept in sync)" in capsys.readouterr().out
+
+
+@pytest.mark.spark
+def test_a_log_written_after_the_start_is_listed_and_a_deleted_one_is_not(served):
+    apps = {served.sim_id, served.real_id, served.twin_id}
+    spec = RunSpec(preset="local", nodes=3, partitions=5, wait="0s")
+    later = write_run_log(spec, 7, served.logs / "later" / "deeper", "none")
+    wait_for_apps(served.url, apps | {app_id(spec, 7)})
+    tasks = get(f"{served.url}/api/v1/applications/{app_id(spec, 7)}/stages/1/0/taskList?length=100")
+    assert len(tasks) == 5
+    later.unlink()
+    wait_for_apps(served.url, apps)
+
+
+@pytest.mark.spark
+def test_the_twin_renders_next_to_its_real_run(served):
+    real, twin = read_eventlog(served.real_path), read_eventlog(served.twin.path)
+    api = f"{served.url}/api/v1/applications"
+    (listed,) = [a for a in get(api) if a["id"] == served.twin_id]
+    assert listed["name"].startswith(f"twin of {served.real_id} (")
+    stages = {}
+    for app in (served.real_id, served.twin_id):
+        assert [j["status"] for j in get(f"{api}/{app}/jobs")] == ["SUCCEEDED"]
+        stages[app] = sorted((s["stageId"], s["name"], s["numTasks"], s["status"]) for s in get(f"{api}/{app}/stages"))
+        for stage_id, _, n, _ in stages[app]:
+            assert len(get(f"{api}/{app}/stages/{stage_id}/0/taskList?length=1000")) == n
+        # the UI's stage list renders (not an error page), as the report's links open it
+        with urllib.request.urlopen(f"{served.url}/history/{app}/stages/", timeout=10) as resp:
+            page = resp.read().decode()
+        assert resp.status == 200 and "Stages for All Jobs" in page and "Application not found" not in page
+    assert stages[served.twin_id] == stages[served.real_id]     # same stages, names and task counts
+    assert sum(s.num_tasks for s in twin.stages) == len(real.tasks) == len(twin.tasks)
+    env = dict(get(f"{api}/{served.twin_id}/environment")["sparkProperties"])
+    assert env[TWIN_KEY] == served.real_id and env[SIMULATED_KEY] == "true"
+    assert env["spark.locality.wait"] == real.properties["spark.locality.wait"] == "3s"
+    assert env["spark.app.id"] == served.twin_id
+
+
+@pytest.mark.spark
+def test_an_empty_folder_is_accepted_and_fills_later(tmp_path, capsys):
+    if shutil.which("java") is None:
+        pytest.skip("java not installed (Spark's History Server needs Java 17)")
+    empty, state, port = tmp_path / "runs", tmp_path / "state", free_port()
+    empty.mkdir()
+    out = start_server(empty, port, state)
+    server = HistoryServer(state)
+    records = [server.record(), server.linker_record()]
+    try:
+        assert f"no event logs under {empty} yet" in out
+        url = f"http://127.0.0.1:{port}"
+        assert get(f"{url}/api/v1/applications") == []
+        write_run_log(SIM_SPEC, 5, empty / "sim", "zstd")
+        wait_for_apps(url, {app_id(SIM_SPEC, 5)})
+    finally:
+        assert cli_main(["history", "stop", "--state-dir", str(state)]) == 0
+    for rec in records:
+        assert procs.tree(rec) == [] and not procs.is_alive(rec)

@@ -1,12 +1,12 @@
 """A real browser opens the stage page of a simulated and of a real run in Spark's History Server.
 
 Headless Chromium (Debian's `chromium` package; `make setup` and `.ci/run` install it where
-missing) loads `/history/<app>/stages/stage/?id=1&attempt=0` of both runs of `test_history`'s
-server, takes a screenshot and dumps the DOM after the page's scripts ran; the page must be the
+missing) loads `/history/<app>/stages/stage/?id=1&attempt=0` of the simulated run, the real run and the
+real run's simulated twin of `test_history`'s server, takes a screenshot and dumps the DOM after the page's scripts ran; the page must be the
 stage's (not an error page) and hold the event timeline Spark draws from the task events, one
 timeline item per task. Skipped, with the reason, only where the browser is not installed.
 
-The README's figure (`reports/figures/history_stage_{simulated,real}.png`) is made by the slow
+The README's figures (`reports/figures/history_stage_{simulated,real,twin}.png`) are made by the slow
 test at the end (`pytest -m slow tests/test_history_browser.py`): the same pages with the "Event
 Timeline" section opened, as a user clicks it, driven over Chromium's DevTools protocol on a pipe
 (`--remote-debugging-pipe`: NUL-separated JSON messages, no extra package).
@@ -93,9 +93,10 @@ def screenshot_and_dom(url: str, png: Path, profile: Path) -> str:
 
 
 @pytest.mark.spark
-@pytest.mark.parametrize("which", ["simulated", "real"])
+@pytest.mark.parametrize("which", ["simulated", "real", "twin"])
 def test_stage_page_renders_the_event_timeline(served, tmp_path, which):
-    app = served.sim_id if which == "simulated" else served.real_id
+    app = {"simulated": served.sim_id, "real": served.real_id, "twin": served.twin_id}[which]
+    # the twin has the real run's tasks: one bar per task on both pages
     n_tasks = len(served.result.stage_tasks(1)) if which == "simulated" else \
         sum(1 for t in served.real_log().tasks if t.stage_id == 1)
     png = tmp_path / f"{which}.png"
@@ -193,10 +194,12 @@ def timeline_screenshot(url: str, png: Path, profile: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.spark
-def test_save_the_readme_screenshots(served, tmp_path):
+@pytest.mark.parametrize("which", ["simulated", "real", "twin"])
+def test_save_the_readme_screenshots(served, tmp_path, which):
     FIGURES.mkdir(parents=True, exist_ok=True)
-    for which, app, n_tasks in (("simulated", served.sim_id, len(served.result.stage_tasks(1))),
-                                ("real", served.real_id, sum(1 for t in served.real_log().tasks if t.stage_id == 1))):
-        png = FIGURES / f"history_stage_{which}.png"
-        assert timeline_screenshot(stage_url(served, app), png, tmp_path / f"profile-{which}") == n_tasks
-        assert png.read_bytes()[:8] == PNG_MAGIC
+    app = {"simulated": served.sim_id, "real": served.real_id, "twin": served.twin_id}[which]
+    n_tasks = len(served.result.stage_tasks(1)) if which == "simulated" else \
+        sum(1 for t in served.real_log().tasks if t.stage_id == 1)
+    png = FIGURES / f"history_stage_{which}.png"
+    assert timeline_screenshot(stage_url(served, app), png, tmp_path / f"profile-{which}") == n_tasks
+    assert png.read_bytes()[:8] == PNG_MAGIC

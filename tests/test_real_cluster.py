@@ -222,3 +222,52 @@ def test_run_stopped_with_sigterm_takes_its_driver_down_and_records_nothing(clus
     assert alive == [], f"left running after SIGTERM: {alive}: {(tmp_path / 'stderr.txt').read_text()[-2000:]}"
     index_file = out / "index.jsonl"
     assert not index_file.exists() or index.read_index(index_file).rows == []
+
+
+def _spark_children(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return proc.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_worker_jvm_killed_mid_run_is_recorded_not_ok_and_leaves_nothing_running(cluster, tmp_path):
+    """kill -9 of a Worker's JVM while its executor runs reduce tasks: `sparkdelay run` still ends,
+    records the run with a status that is not `ok` (the executor was lost), and after `cluster stop`
+    nothing the worker had started (its executor JVM, the executor's Python workers) is left."""
+    import subprocess
+    import sys
+    import time
+    c, master = cluster
+    out = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "sparkdelay.app.cli", "run", "--master", master, "--state-dir", str(c.dir),
+           "--nodes", "2", "--partitions", "4", "--wait", "0s", "--job", "sleep", "--work-repeat", "100",
+           "--out", str(out), "--no-progress", "--run-timeout", "300"]
+    err = open(tmp_path / "stderr.txt", "wb")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+    workers = {name: rec for name, rec in c.records().items() if name.startswith("worker-")}
+    deadline = time.monotonic() + 180
+    victim = None
+    while victim is None:   # a worker whose executor has Python workers: reduce (or map) tasks running
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before a task ran"
+        time.sleep(0.5)
+        for name, rec in sorted(workers.items()):
+            jvm = psutil.Process(rec.pid)
+            if any(p.name().startswith("python") for p in _spark_children(jvm)):
+                victim = (name, jvm)
+                break
+    name, jvm = victim
+    assert "org.apache.spark.deploy.worker.Worker" in jvm.cmdline()
+    left_behind = _spark_children(jvm)          # the executor JVM and its Python daemon and workers
+    assert any("CoarseGrainedExecutorBackend" in " ".join(p.cmdline()) for p in left_behind)
+    jvm.kill()
+    assert proc.wait(timeout=400) in (0, 1), (tmp_path / "stderr.txt").read_text()[-2000:]
+    (row,) = [r.fields for r in index.read_index(out / "index.jsonl").rows]
+    assert row["status"] != "ok", row
+    assert row["status"] in ("ok-executor-lost", "error", "incomplete", "executors-missing", "timeout"), row
+    if row["status"] == "ok-executor-lost":
+        assert row["executors_removed"], row
+
+    assert cli_main(["cluster", "stop", "--state-dir", str(c.dir)]) == 0
+    gone, alive = psutil.wait_procs([p for p in left_behind if _still_running(p)], timeout=30)
+    assert [(p.pid, p.cmdline()[:3]) for p in alive] == [], f"left running after the killed {name}"

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -378,3 +379,278 @@ def test_fuzz_cluster_file(tmp_path, capsys, pos, junk):
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert code == 0 or (code == 2 and len(err.strip().splitlines()) == 1), err
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Classes the fuzz suite (tests/test_fuzz.py) found, one case or more each
+
+from fuzzkit import ENCODERS  # noqa: E402  (the codec framings Spark writes, shared with the fuzz suite)
+
+ABSURD_ATTEMPTS = {
+    "task Stage Attempt ID a string": (_set("SparkListenerTaskEnd", ["Stage Attempt ID"], "0"), "Stage Attempt ID"),
+    "task Stage Attempt ID negative": (_set("SparkListenerTaskEnd", ["Stage Attempt ID"], -1), "Stage Attempt ID"),
+    "task Stage Attempt ID huge": (_set("SparkListenerTaskEnd", ["Stage Attempt ID"], 10 ** 30), "Stage Attempt ID"),
+    "task Stage Attempt ID a fraction": (_set("SparkListenerTaskEnd", ["Stage Attempt ID"], 0.5), "Stage Attempt ID"),
+    "stage Stage Attempt ID huge": (_set("SparkListenerStageCompleted", ["Stage Info", "Stage Attempt ID"], 2 ** 63, 1),
+                                    "Stage Attempt ID"),
+    "task Attempt a string": (_set("SparkListenerTaskEnd", ["Task Info", "Attempt"], "x"), "Attempt"),
+    "Job Result not a result": (_set("SparkListenerJobEnd", ["Job Result", "Result"], -10 ** 30), "Job Result"),
+}
+
+
+@pytest.mark.parametrize("case", ABSURD_ATTEMPTS, ids=list(ABSURD_ATTEMPTS))
+def test_eventlog_absurd_attempts_and_results(tmp_path, capsys, events, case):
+    mutate, field = ABSURD_ATTEMPTS[case]
+    evs = json.loads(json.dumps(events))
+    mutate(evs)
+    log = write_log(tmp_path / "app.log", evs)
+    refused(capsys, validate(log), log, field)
+
+
+def test_nan_in_json_names_its_field(tmp_path, capsys, events):
+    # Not only "NaN somewhere on line 12": the path of the value, so the field can be found.
+    log = write_log(tmp_path / "app.log", events)
+    log.write_text(log.read_text().replace('"Launch Time": ', '"Launch Time": -Infinity, "x": ', 1))
+    refused(capsys, validate(log), log, "Launch Time", "Infinity")
+    m = tmp_path / "m.json"
+    m.write_text('{"format": "sparkdelay-model/1", "params": {"cpu_per_item_s": 1e400}}')
+    refused(capsys, ["simulate", "--model", m], m, "params.cpu_per_item_s")
+
+
+@pytest.mark.parametrize("command", ["validate", "calibrate"])
+@pytest.mark.parametrize("codec", ["plain", "zstd", "lz4", "snappy"])
+def test_empty_event_log_names_the_file(tmp_path, capsys, command, codec):
+    log = tmp_path / ("app-1" + ("" if codec == "plain" else f".{codec}"))
+    log.write_bytes(ENCODERS[codec](b""))
+    argv = validate(log) if command == "validate" else ["calibrate", log, "-o", tmp_path / "m.json"]
+    refused(capsys, argv, log)
+    assert not (tmp_path / "m.json").exists()
+
+
+def _cut_streams() -> dict:
+    """A finished log's stream cut short in each codec: inside a block or frame, and (lz4) after a
+    whole block, without the end-of-stream block lz4-java writes on close."""
+    text = b"".join(iter_lines_raw(ONE_LOG))
+    zstd, lz4, snappy = (ENCODERS[c](text) for c in ("zstd", "lz4", "snappy"))
+    return {"zstd mid-frame": ("zstd", zstd[:-7]), "lz4 mid-block": ("lz4", lz4[:-40]),
+            "lz4 without its end block": ("lz4", lz4[:-21]), "snappy mid-chunk": ("snappy", snappy[:-9])}
+
+
+def iter_lines_raw(path):
+    return [line + b"\n" for _, line, _ in iter_lines(path, False)]
+
+
+@pytest.mark.parametrize("case", ["zstd mid-frame", "lz4 mid-block", "lz4 without its end block", "snappy mid-chunk"])
+def test_truncated_stream_is_an_error_not_a_silent_end(tmp_path, capsys, case):
+    codec, data = _cut_streams()[case]
+    log = tmp_path / f"app-1.{codec}"
+    log.write_bytes(data)
+    assert "cut off" in refused(capsys, validate(log), log)
+
+
+@pytest.mark.parametrize("codec,damage", [("lz4", "payload"), ("lz4", "length"), ("snappy", "payload")])
+def test_corrupt_block_is_a_clean_error(tmp_path, capsys, codec, damage):
+    # Only the decoder library's own error on corrupt data becomes the refusal (codecs.py).
+    data = bytearray(ENCODERS[codec](b"".join(iter_lines_raw(ONE_LOG))))
+    if damage == "length":
+        data[13:17] = (2 ** 30).to_bytes(4, "little")   # an original length beyond lz4-java's block size
+    else:
+        for i in range(40, 60):
+            data[i] ^= 0x5A
+    log = tmp_path / f"app-1.{codec}"
+    log.write_bytes(bytes(data))
+    assert "corrupt" in refused(capsys, validate(log), log)
+
+
+@pytest.mark.parametrize("kind", ["cluster", "job", "scenario", "workload", "machines", "model", "index"])
+def test_number_of_thousands_of_digits(tmp_path, capsys, kind):
+    # Python refuses int() of more than 4,300 digits with a ValueError the YAML loader lets through.
+    yaml_kind = kind not in ("model", "index")
+    body = ("name: " if yaml_kind else '{"format": ') + "9" * 5000 + ("\n" if yaml_kind else "}\n")
+    argv, f = _inputs(tmp_path, body.encode(), kind)
+    refused(capsys, argv, f)
+
+
+MODEL_DOMAINS = {"cpu_per_byte_s": 0.5, "thread_parallel_fraction": 1.5, "executor_background_cores": 5000,
+                 "oversubscription_penalty": 1e6, "cpu_per_item_s": 1e7}
+
+
+@pytest.mark.parametrize("param", MODEL_DOMAINS)
+def test_model_parameters_that_are_not_seconds_have_their_own_domain(tmp_path, capsys, param):
+    m = tmp_path / "m.json"
+    m.write_text(json.dumps({"format": "sparkdelay-model/1", "params": {param: MODEL_DOMAINS[param]}}))
+    assert "limit" in refused(capsys, ["simulate", "--model", m], m, param)
+
+
+def _sweep_folder(tmp_path: Path, edit=None, rows=(5, 9, 41, 45)) -> Path:
+    """A `sparkdelay run` folder of a few bundled shared runs; `edit(row dicts)` damages the index."""
+    folder = tmp_path / "sweep"
+    (folder / "eventlogs").mkdir(parents=True)
+    all_rows = [json.loads(x) for x in (SHARED / "index.jsonl").read_text().splitlines() if x]
+    picked = [all_rows[i] for i in rows]
+    for r in picked:
+        (folder / r["event_log"]).symlink_to(SHARED / r["event_log"])
+    (folder / "cluster.yaml").write_text((SHARED / "cluster.yaml").read_text())
+    if edit:
+        edit(picked)
+    (folder / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in picked))
+    return folder
+
+
+def _row(key, value):
+    def edit(rows):
+        if value is _row:
+            del rows[1][key]
+        else:
+            rows[1][key] = value
+    return edit
+
+
+BAD_ROWS = {
+    "nodes a word": (_row("nodes", "two"), "nodes"), "nodes missing": (_row("nodes", _row), "nodes"),
+    "nodes negative": (_row("nodes", -2), "nodes"), "nodes not the log's": (_row("nodes", 3), "nodes"),
+    "partitions a fraction": (_row("partitions", 9.5), "partitions"),
+    "partitions missing": (_row("partitions", _row), "partitions"),
+    "partitions not the log's": (_row("partitions", 4), "partitions"),
+    "wait a number": (_row("wait", 3), "wait"), "wait not the log's": (_row("wait", "1s"), "wait"),
+    "event log missing": (_row("event_log", "eventlogs/nope.zstd"), "event_log"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ROWS, ids=list(BAD_ROWS))
+def test_heldout_refuses_index_rows_it_cannot_split_by(tmp_path, capsys, case):
+    edit, field = BAD_ROWS[case]
+    folder = _sweep_folder(tmp_path, edit)
+    out = tmp_path / "h.json"
+    refused(capsys, ["heldout", "--shared", folder, "--pinned", tmp_path, "--reps", "1", "-o", out],
+            folder / "index.jsonl", field)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("key,value", [("items", "two"), ("items", 0), ("map_slices", 10 ** 9),
+                                       ("python_hash_seed", -1), ("task_threads", "x"), ("executor_env", [1]),
+                                       ("key_format", 7)])
+def test_calibrate_refuses_index_rows_with_a_bad_workload(tmp_path, capsys, key, value):
+    folder = _sweep_folder(tmp_path, _row(key, value))
+    refused(capsys, ["calibrate", folder / "index.jsonl", "-o", tmp_path / "m.json"], folder / "index.jsonl", key)
+    assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("column,value", [("wait", "abc"), ("wait", "1e400"), ("job_duration_s", "nan"),
+                                          ("fairness_index", "inf"), ("stage_durations_s", "nan;1")])
+def test_resumed_sweep_refuses_a_damaged_cell(tmp_path, capsys, column, value):
+    out = tmp_path / "s.csv"
+    small = ["sweep", "--preset", "study2017", "--nodes", "1", "--partitions", "2", "--reps", "2", "--processes", "1",
+             "--no-progress", "--out", out]
+    assert main([str(a) for a in small]) == 0
+    capsys.readouterr()
+    lines = out.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[2].split(",")
+    cells[header.index(column)] = value
+    lines[2] = ",".join(cells)
+    out.write_text("\n".join(lines) + "\n")
+    before = out.read_bytes()
+    refused(capsys, small, out, column)
+    assert out.read_bytes() == before
+
+
+def test_plan_of_differential_cases_with_wrong_types(tmp_path, capsys):
+    import shutil
+    src = ROOT / "data" / "differential" / "sleep"
+    folder = tmp_path / "diff"
+    shutil.copytree(src, folder)
+    plan = json.loads((folder / "cases.json").read_text())
+    plan["cases"][0]["run_id"] = [1]
+    (folder / "cases.json").write_text(json.dumps(plan))
+    refused(capsys, ["differential", "score", folder, "--method", "linear", "--reps", "1"], "cases.json", "run_id")
+
+
+@pytest.fixture()
+def stranger():
+    """A live process this tool never started, whose pid a damaged pid file names."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+@pytest.mark.parametrize("cmdline", [["/opt/spark/bin/spark-class"], [], ["python"], [1, 2]])
+def test_pid_file_without_arguments_identifies_no_process(tmp_path, capsys, stranger, cmdline):
+    # pid and create time right, but no arguments to compare: such a record must match nothing.
+    import psutil
+    (tmp_path / "pids").mkdir()
+    (tmp_path / "pids" / "master.json").write_text(json.dumps(
+        {"pid": stranger.pid, "create_time": psutil.Process(stranger.pid).create_time(), "cmdline": cmdline}))
+    assert main(["cluster", "stop", "--state-dir", str(tmp_path)]) == 0
+    time.sleep(0.2)
+    assert stranger.poll() is None, "cluster stop ended a process it never started"
+
+
+@pytest.mark.parametrize("spec", [{"workers": "1"}, {"cores": [[1]]}, {"pin": 1}, {"memory": 2}])
+def test_cluster_state_with_fields_of_the_wrong_type(tmp_path, capsys, spec):
+    layout = {"workers": 1, "cores": 8, "memory": "2g", "pin": False, "master_port": 7177, "webui_port": 0,
+              "worker_port_base": 7178, "worker_webui_port_base": 0, "register_timeout_s": 60.0} | spec
+    (tmp_path / "cluster.json").write_text(json.dumps({"spec": layout, "master_url": "spark://x", "started_at": 0}))
+    refused(capsys, ["cluster", "status", "--state-dir", tmp_path], "cluster.json", f"spec.{next(iter(spec))}")
+
+
+MORE_FLAGS = {
+    "heldout -o a folder": (["heldout", "--reps", "1", "-o", "{t}/dir"], "-o"),
+    "differential score -o under a file": (["differential", "score", "{t}", "-o", "{t}/c.yaml/x.json"], "-o"),
+    "differential score --seed -1": (["differential", "score", "{t}", "--seed", "-1"], "--seed"),
+    "differential score --reps 10^20": (["differential", "score", "{t}", "--reps", "99999999999999999999"], "--reps"),
+    "differential record --seed 2^64": (["differential", "record", "--seed", "18446744073709551616", "--out", "{t}/d"],
+                                        "--seed"),
+    "history --timeout nan": (["history", "start", "--dir", "{t}", "--state-dir", "{t}/h", "--timeout", "nan"],
+                              "--timeout"),
+    "cluster --register-timeout -5": (["cluster", "start", "--workers", "1", "--state-dir", "{t}/s",
+                                       "--register-timeout", "-5"], "--register-timeout"),
+    "cluster --cores 10^9": (["cluster", "start", "--workers", "1", "--state-dir", "{t}/s", "--cores", "1000000000"],
+                             "--cores"),
+    "calibrate --local-cores 10^20": (["calibrate", str(ONE_LOG), "-o", "{t}/m.json", "--local-cores",
+                                       "99999999999999999999"], "--local-cores"),
+    "calibrate --samples-csv unwritable": (["calibrate", str(ONE_LOG), "-o", "{t}/m.json", "--samples-csv",
+                                            "/proc/none/s.csv"], "--samples-csv"),
+    "calibrate of ''": (["calibrate", "", "-o", "{t}/m.json"], "LOGS"),
+    "simulate --model ''": (["simulate", "--model", ""], "--model"),
+    "validate --cluster ''": (["validate", str(ONE_LOG), "--model", str(MODEL), "--cluster", ""], "--cluster"),
+    "simulate --trace ''": (["simulate", "--trace", ""], "--trace"),
+    "simulate --event-log ''": (["simulate", "--event-log", ""], "--event-log"),
+    "run --memory ''": (["run", "--master", "spark://127.0.0.1:1", "--nodes", "1", "--partitions", "1", "--memory", "",
+                         "--out", "{t}/runs"], "--memory"),
+    "run --reps 10^9": (["run", "--nodes", "1", "--partitions", "1", "--reps", "1000000000"], "--reps"),
+    "run --items 10^9": (["run", "--nodes", "1", "--partitions", "1", "--items", "1000000000"], "--items"),
+    "run --nodes 1-99999": (["run", "--nodes", "1-99999", "--partitions", "1", "--out", "{t}/runs"], "--nodes"),
+    "run --key-format {:s}": (["run", "--nodes", "1", "--partitions", "1", "--key-format", "{{:s}}", "--out", "{t}/runs"],
+                              "--key-format"),
+    "run --key-format without a field": (["run", "--nodes", "1", "--partitions", "1", "--key-format", "shard",
+                                          "--out", "{t}/runs"], "--key-format"),
+    "sweep with a bad cluster leaves no CSV": (["sweep", "--cluster", "{t}/h0.yaml", "--reps", "1", "--out",
+                                                "{t}/m.json"], "h0.yaml"),
+}
+
+
+@pytest.mark.parametrize("case", MORE_FLAGS, ids=list(MORE_FLAGS))
+def test_more_bad_options(files, capsys, case):
+    argv, name = MORE_FLAGS[case]
+    refused(capsys, [a.format(t=files) for a in argv], name.format(t=files))
+    assert not (files / "m.json").exists()   # nothing written on refusal
+
+
+# ---------------------------------------------------------------------------------------------
+# Two found by the fuzz suite on other seeds: a nested list where a location string belongs, and
+# `machines: 0` in the cluster file calibrate reads (simulate already refused it)
+
+
+def test_a_list_in_place_of_a_preferred_location_is_refused(tmp_path, capsys):
+    job = tmp_path / "job.yaml"
+    job.write_text("stages:\n  - {name: s0, tasks: 1, cpu_seconds: 1.0, prefs: [[[]]]}\n")
+    refused(capsys, ["simulate", "--job", job], job, "stages[0].prefs[0]")
+
+
+def test_machines_that_are_not_a_list_are_refused_by_calibrate_too(tmp_path, capsys):
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text("machines: 0\n" + CLUSTER)
+    refused(capsys, ["calibrate", ONE_LOG, "--cluster", cluster, "-o", tmp_path / "m.json"], cluster, "machines")
+    assert not (tmp_path / "m.json").exists()

@@ -155,6 +155,8 @@ def _strict_json(path: Path):
 
 def test_report_with_recorded_real_runs(tmp_path, runs_dir):
     from sparkdelay.calibration.heldout import INTERPOLATION_TRAIN_PARTITIONS, heldout_tests, load_sweep
+    from sparkdelay.calibration.twins import TWIN_KEY
+    from sparkdelay.eventlog.reader import read_eventlog
     from sparkdelay.sim.model.job import load_workload
 
     out = tmp_path / "rep"
@@ -195,9 +197,31 @@ def test_report_with_recorded_real_runs(tmp_path, runs_dir):
                  "baseline", "fitted here", "fig12_timeline_real_vs_sim.png", "data/heldout.json"):
         assert text in section3, text
     assert "leave-one-configuration-out" not in readme
-    # Headline 2 is the held-out interpolation error, with its number of runs.
-    pct = f"{splits['interpolation']['median_ape'] * 100:.0f} %"
-    assert f"the {held_out} runs at the other partition counts" in result.headlines[1] and pct in result.headlines[1]
+
+    # Each real run is listed with its simulated twin (written into twins/) and both stage pages.
+    # (The pinned stand-in holds copies of two shared logs: one application id, so one twin each.)
+    twins = sorted((out / "twins").iterdir())
+    assert len(twins) == HANDFUL and len(m.twins) == len(m.runs) and m.twins.count(None) == 2
+    command = f"sparkdelay history start --dir {runs_dir} --dir {out / 'twins'}"
+    assert m.history_command == command and f"```sh\n{command}\n```" in section3
+    assert section3.count("the twin of its other copy") == 2
+    for run, twin in zip(m.runs, m.twins):
+        if twin is None:
+            continue
+        real = read_eventlog(run.measured.log)
+        log = read_eventlog(twin.path)
+        assert twin.app_id == log.app_id == f"{real.app_id}-twin" and log.properties[TWIN_KEY] == real.app_id
+        assert len(log.tasks) == len(real.tasks) and len(log.stages) == len(real.stages)
+        assert (f"| `{real.app_id}` | `{twin.app_id}` | [real](http://127.0.0.1:18080/history/{real.app_id}/stages/) / "
+                f"[twin](http://127.0.0.1:18080/history/{twin.app_id}/stages/) |") in section3
+    assert f"`{command}` opens the {HANDFUL} real runs" in (out / "README_SECTION.md").read_text()
+    # the same inputs write the same twins; the next report starts from an empty twins/ folder
+    from sparkdelay.app.report.measured import clear_twins, write_twins
+    before = [t and t.path.read_bytes() for t in m.twins]
+    write_twins(m, tmp_path / "again", TINY.seed, [str(runs_dir)], None)
+    assert [t and t.path.read_bytes() for t in m.twins] == before
+    clear_twins(out / "twins")
+    assert not (out / "twins").exists()
 
 
 def test_section3_without_a_pinned_sweep(runs_dir, tmp_path):

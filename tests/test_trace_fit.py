@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from sparkdelay.app.presets import local_cluster, study_job
-from sparkdelay.calibration.trace_fit import TERMS, fit_terms, select_terms, trace_run
+from sparkdelay.calibration.trace_fit import TERMS, calibrate_traces, fit_terms, select_terms, trace_run
 from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.eventlog.writer import write_eventlog
 from sparkdelay.sim.model.cluster import MachineMap, MachineSpec
@@ -64,6 +64,25 @@ def test_the_fit_recovers_the_terms_that_made_the_runs(tmp_path):
     p = fit.params
     assert p["map_task_overhead_s"] + 40 * p["map_cpu_per_item_s"] == pytest.approx(0.6, abs=0.02)
     assert fit.span_error < 0.005
+
+
+def test_the_fit_recovers_the_executors_warm_up(tmp_path):
+    truth = TRUTH | {"executor_warmup_s": 2.0}
+    runs = _runs(tmp_path, CostModel(**truth, **NOISELESS))
+    fit = fit_terms(runs, tuple(truth))
+    assert fit.params["executor_warmup_s"] == pytest.approx(2.0, rel=0.05)
+    assert fit.span_error < 0.01
+
+
+def test_noise_spreads_are_demand_spreads_not_finish_errors(tmp_path):
+    # 40 reduce tasks share 2 cores k-fold: a finish error is about k times the task's demand
+    # error, so spreads taken from finish errors would come out several times too wide.
+    sd = dict(worker_startup_sd_s=0.0, task_overhead_sd_s=0.1, cpu_per_item_sd_s=0.0)
+    model = CostModel(**TRUTH, **(NOISELESS | sd))
+    runs = _runs(tmp_path, model, configs=((2, 40), (3, 40), (1, 40), (2, 30)))
+    cal = calibrate_traces(runs, {}, terms=tuple(TRUTH))
+    spread = cal.model.task_overhead_sd_s + cal.model.worker_startup_sd_s
+    assert 0.05 < spread < 0.2
 
 
 def test_worker_reuse_is_replayed_oldest_first(tmp_path):

@@ -109,3 +109,37 @@ def test_a_simulated_run_validated_against_itself_shows_no_error(tmp_path):
     assert again.measured_duration_s == pytest.approx(result.job_duration_s, abs=1e-3)
     assert again.ape == pytest.approx(0.0, abs=1e-4)
     assert again.predicted.tasks_per_host == again.measured.tasks_per_host == result.metrics()["tasks_per_host"]
+
+
+def test_validate_writes_each_runs_simulated_twin(first_runs, tmp_path, capsys):
+    """`validate --event-log DIR`: the twin of each real run reads back with the tool's reader, has
+    the real run's stages and task counts, says whose twin it is, and is the same bytes each time."""
+    from sparkdelay.calibration.twins import TWIN_KEY
+    from sparkdelay.eventlog.shuffle_job import measured_job
+    from sparkdelay.eventlog.writer import SIMULATED_KEY
+
+    model = REPO / "data" / "model.json"
+    logs = [str(p) for _, p in first_runs[:3]]
+    argv = ["validate", *logs, "--model", str(model), "--workload", str(WORKLOAD), "--reps", "2", "--seed", "4"]
+    assert main(argv + ["--json", "--event-log", str(tmp_path / "a")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["twins"]["history_command"] == f"sparkdelay history start --dir {RUNS / 'eventlogs'} --dir {tmp_path / 'a'}"
+    for c, (_, path) in zip(doc["runs"], first_runs):
+        real, twin = read_eventlog(path), read_eventlog(c["twin_log"])
+        assert twin.app_id == c["twin_app_id"] == f"{real.app_id}-twin"
+        assert twin.properties[TWIN_KEY] == real.app_id and twin.properties[SIMULATED_KEY] == "true"
+        assert twin.properties["spark.sparkdelay.seed"] == "4"
+        assert twin.properties["spark.locality.wait"] == real.properties["spark.locality.wait"]
+        job = measured_job(real)
+        assert sorted((s.stage_id, s.name, s.num_tasks) for s in twin.stages) == \
+            sorted((s.stage_id, s.name, s.num_tasks) for s in [job.result] + job.maps)
+        assert len(twin.tasks) == len(real.tasks) and twin.start_ms == job.job.submission_ms
+        assert {t.host for t in twin.tasks} <= {e.host for e in real.executors}
+    assert main(argv + ["--event-log", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert f"open both: sparkdelay history start --dir {RUNS / 'eventlogs'} --dir {tmp_path / 'b'}" in out
+    real_id = doc["runs"][0]["app_id"]
+    assert f"http://127.0.0.1:18080/history/{real_id}/stages/  http://127.0.0.1:18080/history/{real_id}-twin/stages/" in out
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for p in (tmp_path / "a").iterdir():
+        assert p.read_bytes() == (tmp_path / "b" / p.name).read_bytes()

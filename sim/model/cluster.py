@@ -56,6 +56,9 @@ class ExecutorSpec:
     host: str
     cores: int
     registers_at: float = 0.0
+    # Seconds it had already been registered when the action was called (a measured run's
+    # executors register before its job): that much of its JVM warm-up is behind it.
+    registered_before_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -305,5 +308,8 @@ def load_machines(path: str | Path | None) -> MachineMap:
     where = str(path)
     doc = require_mapping(load_yaml(path), where)
     check_keys(doc, CLUSTER_KEYS, where)
-    machines = _parse_machines(doc.get("machines") or [], f"{where}: machines")
+    # A missing or null `machines` means the default rule; anything else must be the list (a 0
+    # or "" is a mistake, not "none", as `ClusterSpec` says too).
+    value = doc.get("machines")
+    machines = _parse_machines(value if value is not None else [], f"{where}: machines")
     return MachineMap(_machine_of_host(machines, f"{where}: machines"), source=where)

@@ -4,9 +4,10 @@ A task's service demand (CPU seconds on its machine) is the Python worker start-
 worker has not run the stage's function yet (`spark.python.worker.reuse` keeps finished workers
 for later tasks, of any stage), plus a fork when no worker was idle, plus a per-task overhead,
 plus work per item and per shuffled byte. Terms a calibration adds where a workload needs them
-(all off by default): the executor's Python daemon start, time off the CPU per task and per
-item, the share of a task's extra threads that does work, and two properties of the machine,
-a throughput penalty when it is oversubscribed and a background load per executor (`Machine`). The driver adds
+(all off by default): the executor's Python daemon start, the executor JVM's own warm-up
+after it registers, time off the CPU per task and per item, the share of a task's extra threads
+that does work, and two properties of the machine, a throughput penalty when it is
+oversubscribed and a background load per executor (`Machine`). The driver adds
 delays outside any task: job submission to the first offer (`submit_delay_s`), the gap
 between one stage finishing and the next being submitted (`stage_gap_s`) and the collection
 of results after the last task (`collect_s`). A task cost with a spread (`*_sd_s`) is drawn
@@ -35,7 +36,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from sparkdelay.ground.errors import UserError
-from sparkdelay.ground.limits import check_limit
+from sparkdelay.ground.limits import LIMITS
 from sparkdelay.ground.strict import load_json
 
 MODEL_FORMAT = "sparkdelay-model/1"
@@ -66,6 +67,8 @@ class CostModel:
     thread_parallel_fraction: float = 1.0   # of a task's extra threads (OpenBLAS), the share doing work
     oversubscription_penalty: float = 0.0   # throughput lost per unit of oversubscription of a machine
     executor_background_cores: float = 0.0  # cores each executor on a machine takes from its tasks
+    executor_warmup_s: float = 0.0     # CPU an executor's JVM still burns once registered (JIT,
+                                       # class loading), one more runnable thread on its machine
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -95,15 +98,31 @@ class CostModel:
         if not isinstance(params, Mapping):
             raise UserError(f"{where}: expected a mapping of parameter names to seconds")
         known = set(cls.field_names())
+        seconds = LIMITS["seconds"].maximum
+        # Not every parameter is seconds: each other one has its own unit and domain. A per-item
+        # cost may make one item take up to the seconds limit; a per-byte cost is capped at 1 ms a
+        # byte (an item of the bytes limit then costs ~35 years, already absurd); a fraction is a
+        # share; background cores are cores; the penalty is a factor per unit of oversubscription.
+        domains = {
+            "cpu_per_item_s": ("seconds per item", seconds), "cpu_per_item_sd_s": ("seconds per item", seconds),
+            "map_cpu_per_item_s": ("seconds per item", seconds), "wait_per_item_s": ("seconds per item", seconds),
+            "cpu_per_byte_s": ("seconds per byte", 1e-3),
+            "thread_parallel_fraction": ("a share of a thread", 1.0),
+            "executor_background_cores": ("cores", LIMITS["cores"].maximum),
+            "oversubscription_penalty": ("a throughput factor per unit of oversubscription", 1000.0),
+        }
         values = {}
         for key, value in params.items():
             if key not in known:
                 raise UserError(f"{where}: {key}: unknown cost parameter (known: {', '.join(sorted(known))})")
+            unit, top = domains.get(key, ("seconds", seconds))
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise UserError(f"{where}: {key}: expected a number of seconds, got {value!r}")
+                raise UserError(f"{where}: {key}: expected a number ({unit}), got {value!r}")
             if not math.isfinite(value) or value < 0:
-                raise UserError(f"{where}: {key}: must be a finite number >= 0, got {value!r}")
-            check_limit(value, "seconds", f"{where}: {key}")
+                raise UserError(f"{where}: {key}: must be a finite number >= 0 ({unit}), got {value!r}")
+            if value > top:
+                shown = f"{top:,.0f}" if top >= 1 else f"{top:g}"
+                raise UserError(f"{where}: {key}: {value!r} is beyond the limit of {shown} ({unit}; README, Limits)")
             values[key] = float(value)
         return cls(**values)
 

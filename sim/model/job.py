@@ -211,6 +211,8 @@ def _parse_prefs(value: Any, tasks: int, where: str) -> tuple[tuple[TaskLocation
         cache: dict[tuple, tuple[TaskLocation, ...]] = {}
         out = []
         for t, lst in enumerate(items):
+            if not all(isinstance(x, str) for x in lst):   # a location is a string; say which is not
+                tuple(parse_task_location(x, f"{where}[{t}]") for x in lst)
             key = tuple(lst)
             if key not in cache:
                 cache[key] = tuple(parse_task_location(x, f"{where}[{t}]") for x in lst)

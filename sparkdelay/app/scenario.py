@@ -19,7 +19,7 @@ import yaml
 
 from sparkdelay.ground.errors import UserError
 from sparkdelay.ground.limits import LIMITS
-from sparkdelay.ground.strict import MAX_DEPTH, check_depth, read_text
+from sparkdelay.ground.strict import MAX_DEPTH, check_depth, read_text, yaml_value_error
 from sparkdelay.sim.policy.config import SchedulerConf
 from sparkdelay.sim.policy.locality import TaskLocality, parse_locality, parse_task_location
 from sparkdelay.sim.policy.scheduler import WorkerOffer
@@ -115,13 +115,25 @@ class Where:
             self.fail(f"{field} must be a list of lists of TaskLocation strings, got {value!r}")
         try:
             return [[parse_task_location(_text(loc), where=field) for loc in p] for p in value]
+        except _NotText as exc:
+            self.fail(f"{field}: {exc}")
         except UserError as exc:
             self.fail(str(exc))
 
 
+class _NotText(ValueError):
+    """An id or host that is no string or number (true, null, a list): named by the step that read it."""
+
+
 def _text(value) -> str:
-    # YAML reads ids such as 3 or 1.0 as numbers; Spark's ids and hosts are strings.
-    return value if isinstance(value, str) else str(value)
+    # YAML reads ids such as 3 or 1.0 as numbers; Spark's ids and hosts are strings. But `false`,
+    # `null`, `.nan` or a list is no id: str() of it would quietly name a host "False".
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float)
+                                                                          and not math.isfinite(value)):
+        raise _NotText(f"expected an id or host name (a string), got {value!r}")
+    return str(value)
 
 
 # The top-level keys of SCENARIO_FORMAT.md, and spark_version, which this reader also takes.
@@ -141,6 +153,8 @@ def load_scenario(path: str | Path) -> Scenario:
         line = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]   # one line, whatever the error
         raise UserError(f"{path}: not valid YAML{line}: {problem}") from None
+    except ValueError as exc:   # a number of thousands of digits
+        raise UserError(f"{path}: not valid YAML: {yaml_value_error(exc)}") from None
     doc = where.mapping(doc, "the scenario")
     # A misspelt top-level key (clock_strat) would silently fall back to its default.
     unknown = [k for k in doc if k not in SCENARIO_KEYS]
@@ -151,7 +165,10 @@ def load_scenario(path: str | Path) -> Scenario:
         where.fail(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     conf_map = where.mapping(doc.get("config") or {}, "config")
     conf = SchedulerConf.from_spark_conf(conf_map, doc.get("spark_version", "4.0"), where=f"{path}: config")
-    racks = {_text(h): _text(r) for h, r in where.mapping(doc.get("racks") or {}, "racks").items()}
+    try:
+        racks = {_text(h): _text(r) for h, r in where.mapping(doc.get("racks") or {}, "racks").items()}
+    except _NotText as exc:
+        where.fail(f"racks: {exc}")
     clock_start = doc.get("clock_start", 0)
     if isinstance(clock_start, bool) or not isinstance(clock_start, (int, float)) or not math.isfinite(clock_start):
         where.fail(f"clock_start must be a number of milliseconds, got {clock_start!r}")
@@ -162,9 +179,12 @@ def load_scenario(path: str | Path) -> Scenario:
     for i, e in enumerate(raw_execs):
         e = where.mapping(e, f"executors[{i}]")
         where.only(e, {"id", "host", "cores"}, f"executors[{i}]")
-        executors.append((_text(where.require(e, "id", f"executors[{i}]")),
-                          _text(where.require(e, "host", f"executors[{i}]")),
-                          where.integer(e.get("cores", 1), f"executors[{i}].cores", minimum=0)))
+        try:
+            executors.append((_text(where.require(e, "id", f"executors[{i}]")),
+                              _text(where.require(e, "host", f"executors[{i}]")),
+                              where.integer(e.get("cores", 1), f"executors[{i}].cores", minimum=0)))
+        except _NotText as exc:
+            where.fail(f"executors[{i}]: {exc}")
     prefs = []
     if level == "taskset":
         ts = where.mapping(where.require(doc, "taskset", ""), "taskset")
@@ -192,7 +212,10 @@ def _parse_step(path: str, number: int, raw, level: str) -> Step:
     if level not in levels:
         where.fail(f"operation {op!r} is not valid at level {level!r}")
     where.only(raw, {op} | siblings, "step")
-    return Step(number, op, _VALIDATORS[op](where, raw))
+    try:
+        return Step(number, op, _VALIDATORS[op](where, raw))
+    except _NotText as exc:
+        where.fail(str(exc))
 
 
 # ---------------------------------------------------------------------- step validation

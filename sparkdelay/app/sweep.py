@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import sys
@@ -163,10 +164,14 @@ class SweepRow:
 
         def number(name: str, kind):
             try:
-                return kind(cell(name))
+                value = kind(cell(name))
             except ValueError:
-                raise UserError(f"{where}: {name}: expected a number, got {cell(name)!r}; "
+                value = None
+            # A sweep writes finite numbers >= 0 only; NaN would poison every mean of the summary.
+            if value is None or not math.isfinite(value) or value < 0:
+                raise UserError(f"{where}: {name}: expected a number >= 0, got {cell(name)!r}; "
                                 f"not a sparkdelay sweep row, use another --out") from None
+            return value
 
         def pairs(name: str) -> dict[str, int]:
             out = {}
@@ -178,8 +183,14 @@ class SweepRow:
                 out[key] = int(value)
             return out
 
+        try:   # a wait no sweep wrote would otherwise fail later, in the resume, naming no file
+            parse_duration_ms(cell("wait"), f"{where}: wait")
+        except UserError as exc:
+            raise UserError(f"{exc}; not a sparkdelay sweep row, use another --out") from None
         try:
             stages = [float(x) for x in filter(None, cell("stage_durations_s").split(LIST_SEP))]
+            if not all(math.isfinite(x) and x >= 0 for x in stages):
+                raise ValueError("not finite")
         except ValueError:
             raise UserError(f"{where}: stage_durations_s: expected seconds separated by {LIST_SEP!r}, "
                             f"got {cell('stage_durations_s')!r}; use another --out") from None
@@ -255,11 +266,15 @@ def _check_out(out: Path) -> None:
 
 def _cut_torn_row(path: Path) -> None:
     """A kill in the middle of writing a row leaves a last line without its newline: cut it off
-    (its run is simply redone), so the rows appended on resume start on a line of their own."""
+    (its run is simply redone), so the rows appended on resume start on a line of their own. A
+    header cut short the same way (the kill came right at the start) leaves an empty file."""
     if not path.exists():
         return
     data = path.read_bytes()
     if not data or data.endswith(b"\n"):
+        return
+    if b"\n" not in data and (",".join(ROW_FIELDS) + "\r\n").encode().startswith(data):
+        path.write_bytes(b"")   # the kill came while the header was written: the sweep starts afresh
         return
     header = data.split(b"\n", 1)[0].decode(errors="replace").rstrip("\r")
     if header.split(",") != ROW_FIELDS:
@@ -275,8 +290,9 @@ def run_sweep(base: RunSpec, out: str | Path, nodes: Sequence[int] | None = None
     """Run (or finish) a sweep; returns all its rows in grid order. Each finished run is appended
     to the CSV `out` as it ends (the side effect that lets an interrupted sweep resume)."""
     out = Path(out)
-    _check_out(out)
+    # The inputs first, then the file: a refused input leaves no empty CSV behind.
     points = grid(base, nodes, partitions, waits, versions, reps)
+    _check_out(out)
     sweep_id = sweep_fingerprint(base, base_seed)
     _cut_torn_row(out)
     existing = read_sweep_rows(out)

@@ -9,6 +9,10 @@ stream and streams may be concatenated); snappy-java's `SnappyOutputStream` writ
 header (0x82 "SNAPPY" 0x00, version, compatible version) and then big-endian length-prefixed raw
 snappy chunks, and a concatenated stream repeats the header. A log still being written can end
 in a cut-off block: with `tolerate_truncation` the stream simply stops at the last whole block.
+Otherwise a stream that ends inside a block or frame (or, for lz4, without the end-of-stream block
+lz4-java writes on close) is cut off, an error. Only the decoder libraries' own errors on corrupt
+data become "corrupt" refusals, raised where each library is called; anything else (a bug of this
+tool) is left to surface as what it is.
 """
 
 from __future__ import annotations
@@ -63,21 +67,10 @@ def iter_chunks(path: str | Path, tolerate_truncation: bool = False) -> Iterator
         try:
             yield from reader(f)
         except _Truncated as exc:
+            # A running application's log may end mid-block (the rest is not written yet); a
+            # finished one may not: the bytes after the cut are lost, so the log would be silently short.
             if not tolerate_truncation:
                 raise UserError(f"{path}: {codec} stream is cut off ({exc})") from None
-        except UserError:
-            raise
-        except Exception as exc:  # a codec library's own error on corrupt input
-            if tolerate_truncation and _at_eof(f):
-                return
-            raise UserError(f"{path}: cannot decompress {codec} data ({exc})") from None
-
-
-def _at_eof(f: BinaryIO) -> bool:
-    try:
-        return f.tell() >= Path(f.name).stat().st_size
-    except (OSError, AttributeError):
-        return False
 
 
 def _read_exact(f: BinaryIO, n: int) -> bytes:
@@ -114,23 +107,43 @@ def _zstd(f: BinaryIO) -> Iterator[bytes]:
 
 
 def _lz4(f: BinaryIO) -> Iterator[bytes]:
+    ended = True   # an empty file holds no stream; after a block, only an end block closes the stream
     while True:
+        at = f.tell()
         head = f.read(_LZ4_HEADER.size)
         if not head:
+            if not ended:
+                raise _Truncated("no end-of-stream block after the last LZ4Block")
             return
         if len(head) < _LZ4_HEADER.size:
             raise _Truncated("partial LZ4Block header")
         magic, token, clen, olen, _checksum = _LZ4_HEADER.unpack(head)
         if magic != _LZ4_MAGIC:
-            raise UserError(f"{f.name}: not an lz4-java block stream (bad magic at byte {f.tell() - len(head)})")
+            raise UserError(f"{f.name}: not an lz4-java block stream (bad magic at byte {at})")
         method = token & 0xF0
-        if clen < 0 or olen < 0 or method not in (_LZ4_RAW, _LZ4_COMPRESSED):
-            raise UserError(f"{f.name}: corrupt LZ4Block header at byte {f.tell() - len(head)}")
+        # lz4-java's block size is 2^(10 + the token's low bits); no block holds more, and a
+        # compressed payload is never larger than LZ4's bound for its content.
+        block = 1 << (10 + (token & 0x0F))
+        bound = olen + olen // 255 + 16
+        if (method not in (_LZ4_RAW, _LZ4_COMPRESSED) or not 0 <= olen <= block or clen < 0
+                or (method == _LZ4_RAW and clen != olen) or clen > bound):
+            raise UserError(f"{f.name}: corrupt LZ4Block header at byte {at}")
         if olen == 0:
-            continue  # end-of-stream marker; another stream may follow
+            ended = True   # end-of-stream marker; another stream may follow
+            continue
+        ended = False
         payload = _read_exact(f, clen)
         # The xxhash32 checksum is not verified: the JSON parse that follows catches corruption.
-        yield payload if method == _LZ4_RAW else lz4.block.decompress(payload, uncompressed_size=olen)
+        if method == _LZ4_RAW:
+            yield payload
+            continue
+        try:
+            out = lz4.block.decompress(payload, uncompressed_size=olen)
+        except lz4.block.LZ4BlockError as exc:
+            raise UserError(f"{f.name}: corrupt LZ4Block at byte {at} ({exc})") from None
+        if len(out) != olen:
+            raise UserError(f"{f.name}: corrupt LZ4Block at byte {at} ({len(out)} bytes, header says {olen})")
+        yield out
 
 
 def _snappy(f: BinaryIO) -> Iterator[bytes]:
@@ -150,10 +163,16 @@ def _snappy(f: BinaryIO) -> Iterator[bytes]:
         if size_bytes == _SNAPPY_MAGIC[:4]:
             _read_exact(f, _SNAPPY_HEADER_LEN - 4)  # a concatenated stream's header
             continue
+        at = f.tell() - 4
         (size,) = struct.unpack(">i", size_bytes)
         if size < 0:
-            raise UserError(f"{f.name}: corrupt snappy chunk length at byte {f.tell() - 4}")
-        yield bytes(cramjam.snappy.decompress_raw(_read_exact(f, size)))
+            raise UserError(f"{f.name}: corrupt snappy chunk length at byte {at}")
+        chunk = _read_exact(f, size)
+        try:
+            out = bytes(cramjam.snappy.decompress_raw(chunk))
+        except cramjam.DecompressionError as exc:
+            raise UserError(f"{f.name}: corrupt snappy chunk at byte {at} ({exc})") from None
+        yield out
 
 
 def decompress_bytes(path: str | Path) -> bytes:

@@ -48,24 +48,33 @@ def logs_of_index(path: Path) -> list[Path]:
     return logs
 
 
-def _scan(folder: Path) -> list[Path]:
-    if (folder / INDEX_NAME).is_file():
-        return logs_of_index(folder / INDEX_NAME)
+def walk_logs(folder: Path, skip: tuple[Path, ...] = (), looks=looks_like_log) -> list[Path]:
+    """Every event log under `folder` at any depth, sorted: files that start like a log (`looks`)
+    and rolling folders; hidden files and folders, `.crc` files, `index.jsonl` and the folders in
+    `skip` (resolved paths) are passed over, and symlinked folders are not entered."""
+    skipped = {p.resolve() for p in skip}
     found = []
     for root, dirs, files in os.walk(folder):
         root_path = Path(root)
         dirs.sort()
         for d in list(dirs):
-            if d.startswith(".") or is_rolling_folder(root_path / d):
-                dirs.remove(d)  # hidden: skip; rolling log: one log, not a folder of logs
-                if not d.startswith("."):
-                    found.append(root_path / d)
+            if d.startswith(".") or (root_path / d).resolve() in skipped:
+                dirs.remove(d)
+            elif is_rolling_folder(root_path / d):
+                dirs.remove(d)  # a rolling log: one log, not a folder of logs
+                found.append(root_path / d)
         for name in sorted(files):
             if name.startswith(".") or name.endswith(".crc") or name == INDEX_NAME:
                 continue
-            if looks_like_log(root_path / name):
+            if looks(root_path / name):
                 found.append(root_path / name)
     return sorted(found)
+
+
+def _scan(folder: Path) -> list[Path]:
+    if (folder / INDEX_NAME).is_file():
+        return logs_of_index(folder / INDEX_NAME)
+    return walk_logs(folder)
 
 
 def find_logs(args: list[str | Path]) -> list[Path]:

@@ -22,13 +22,14 @@ from typing import Iterator
 from sparkdelay.ground.errors import UserError
 from sparkdelay.ground.limits import LIMITS
 from sparkdelay.ground.sparkconf import SPARK_KEYS
-from sparkdelay.ground.strict import MAX_DEPTH, check_depth
+from sparkdelay.ground.strict import MAX_DEPTH, check_json_values
 
 from sparkdelay.eventlog.codecs import iter_chunks
 from sparkdelay.eventlog.log import EventLog, Executor, Job, Stage, Task
 
 EVENTS_FILE_RE = re.compile(r"^events_(\d+)_")
 ROLLING_PREFIX = "eventlog_v2_"
+JOB_RESULTS = ("JobSucceeded", "JobFailed")
 
 
 class _Missing(Exception):
@@ -74,6 +75,16 @@ def _id(obj, *keys, default=...):
     value = _get(obj, *keys, kind=int, default=default)
     if value is not None and value is not default and value < 0:
         raise _Bad(f"{_path(keys)}: must not be negative, got {value!r}")
+    return value
+
+
+def _attempt(obj, *keys) -> int:
+    """A stage's or task's attempt number: a whole number 0 .. the attempts limit; absent is 0."""
+    value = _get(obj, *keys, default=0)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Missing(_path(keys) + " (expected a whole number)")
+    if not 0 <= value <= LIMITS["attempts"].maximum:
+        raise _Bad(f"{_path(keys)}: must be between 0 and {LIMITS['attempts'].maximum:,} (README, Limits), got {value!r}")
     return value
 
 
@@ -162,10 +173,6 @@ def iter_lines(path: Path, tolerate_truncation: bool) -> Iterator[tuple[int, byt
         yield lineno + 1, pending, False
 
 
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
 def iter_events(path: str | Path) -> Iterator[tuple[Path, int, dict]]:
     """Yield (file, line number, event dict) for every complete event of a log."""
     files, in_progress = log_files(path)
@@ -182,7 +189,7 @@ def iter_events(path: str | Path) -> Iterator[tuple[Path, int, dict]]:
             if not raw.strip():
                 continue
             try:
-                event = check_depth(json.loads(raw, parse_constant=_no_constant), f"{file}:{lineno}")
+                event = check_json_values(json.loads(raw), f"{file}:{lineno}")
             except RecursionError:
                 raise UserError(f"{file}:{lineno}: nested more than {MAX_DEPTH} levels deep") from None
             except (ValueError, UnicodeDecodeError) as exc:   # JSONDecodeError is a ValueError
@@ -205,9 +212,9 @@ def _task_from(ev: dict) -> Task:
     info = _get(ev, "Task Info", kind=dict)
     return Task(
         stage_id=_id(ev, "Stage ID"),
-        stage_attempt=_num(ev, "Stage Attempt ID"),
+        stage_attempt=_attempt(ev, "Stage Attempt ID"),
         index=_id(info, "Index"),
-        attempt=_num(info, "Attempt"),
+        attempt=_attempt(info, "Attempt"),
         task_id=_id(info, "Task ID"),
         executor_id=_text(info, "Executor ID"),
         host=_text(info, "Host"),
@@ -257,7 +264,7 @@ def _fill_task_end(task: Task, ev: dict) -> None:
 def _stage_from(info: dict) -> Stage:
     return Stage(
         stage_id=_id(info, "Stage ID"),
-        attempt=_num(info, "Stage Attempt ID"),
+        attempt=_attempt(info, "Stage Attempt ID"),
         name=_text(info, "Stage Name", default=""),
         num_tasks=_num_tasks(info),
         submission_ms=_time(info, "Submission Time", default=None),
@@ -353,7 +360,9 @@ class _Builder:
         if job.submission_ms is not None and job.completion_ms < job.submission_ms:
             raise _Bad(f'"Completion Time" {job.completion_ms} of job {jid} is before its '
                        f'"Submission Time" {job.submission_ms}')
-        job.result = _text(ev, "Job Result", "Result")
+        job.result = _get(ev, "Job Result", "Result", kind=str)
+        if job.result not in JOB_RESULTS:   # JsonProtocol writes one of these two
+            raise _Bad(f'"Job Result" -> "Result": expected {" or ".join(JOB_RESULTS)}, got {job.result!r}')
 
     def _on_SparkListenerStageSubmitted(self, ev):
         stage = _stage_from(_get(ev, "Stage Info", kind=dict))
@@ -423,11 +432,15 @@ def read_eventlog(path: str | Path) -> EventLog:
     """Parse one event log (file or rolling folder) into an `EventLog`."""
     files, in_progress = log_files(path)
     builder = _Builder(EventLog(path=str(path), in_progress=in_progress))
+    events = 0
     for file, lineno, event in iter_events(path):
+        events += 1
         try:
             builder.add(event)
         except _Missing as exc:
             raise UserError(f"{file}:{lineno}: {event['Event']} lacks field {exc}") from None
         except _Bad as exc:
             raise UserError(f"{file}:{lineno}: {event['Event']}: {exc}") from None
+    if not events and not in_progress:   # a running application may not have written its first event yet
+        raise UserError(f"{path}: no events (an empty event log)")
     return builder.finish()

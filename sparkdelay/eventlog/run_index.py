@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sparkdelay.ground.errors import UserError
+from sparkdelay.ground.limits import check_limit
 from sparkdelay.ground.strict import parse_json
 
 INDEX_NAME = "index.jsonl"
@@ -45,6 +46,9 @@ class IndexRow:
     def status(self) -> str | None:
         return self.fields.get("status")
 
+    def whole(self, key: str, minimum: int = 0, limit: str | None = None, default=...) -> int:
+        return row_int(self.fields, key, self.where, minimum, limit, default)
+
     def event_log(self) -> Path | None:
         """The run's event log (relative paths are relative to the index's folder); None when the
         run failed before Spark wrote one."""
@@ -56,6 +60,26 @@ class IndexRow:
         if not isinstance(log, str) or not log:
             raise UserError(f"{self.where}: {key}: expected a path, got {log!r}")
         return self.index.parent / log
+
+
+def row_int(fields: dict, key: str, where: str, minimum: int = 0, limit: str | None = None, default=...) -> int:
+    """A row's whole-number field (`nodes`, `partitions`, `items`, ...), checked: a number, or a
+    string of digits as `run` records the hash seed; at least `minimum`; within the named limit.
+    Anything else is one line naming the row and the field, not a crash or a quietly wrong split."""
+    if key not in fields or fields[key] is None:
+        if default is not ...:
+            return default
+        raise UserError(f"{where}: {key}: missing (not a row `sparkdelay run` wrote)")
+    value = fields[key]
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{where}: {key}: expected a whole number, got {value!r}")
+    if value < minimum:
+        raise UserError(f"{where}: {key}: must be at least {minimum}, got {value}")
+    if limit is not None:
+        check_limit(value, limit, f"{where}: {key}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,13 @@ def _stage_info(stage_id: int, name: str, num_tasks: int, parents: list[int], su
 
 def events(result: SimResult, cluster: ClusterSpec, app_id: str = "sim-0000", app_name: str = "sparkdelay simulation",
            start_ms: int = DEFAULT_START_MS, properties: dict[str, str] | None = None,
-           item_bytes: int = 0) -> Iterator[dict]:
-    """The run's listener events, in order (see the module docstring)."""
+           item_bytes: int = 0, stage_names: list[str] | None = None) -> Iterator[dict]:
+    """The run's listener events, in order (see the module docstring). `stage_names` (one per
+    stage) replace the model's, e.g. a real run's call sites for its simulated twin."""
     ms = lambda s: _ms(start_ms, s)
+    if stage_names is not None and len(stage_names) != len(result.stage_names):
+        raise ValueError(f"{len(stage_names)} stage names for {len(result.stage_names)} stages")
+    names = list(stage_names) if stage_names is not None else result.stage_names
     props = {k: str(v) for k, v in cluster.config.items()}
     props.update({"spark.app.id": app_id, "spark.app.name": app_name, SIMULATED_KEY: "true",
                   "spark.sparkdelay.seed": str(result.seed)})
@@ -77,7 +81,7 @@ def events(result: SimResult, cluster: ClusterSpec, app_id: str = "sim-0000", ap
     for t in result.tasks:
         counts[t.stage_id] += 1
     parents = [[i - 1] if i else [] for i in range(n_stages)]   # the model's jobs are chains
-    infos = [_stage_info(i, result.stage_names[i], counts[i], parents[i]) for i in range(n_stages)]
+    infos = [_stage_info(i, names[i], counts[i], parents[i]) for i in range(n_stages)]
     yield {"Event": "SparkListenerJobStart", "Job ID": 0, "Submission Time": start_ms, "Stage Infos": infos,
            "Stage IDs": list(range(n_stages)), "Properties": {}}
     # Every stage event and task event in time order; at equal times a stage is submitted before
@@ -93,11 +97,11 @@ def events(result: SimResult, cluster: ClusterSpec, app_id: str = "sim-0000", ap
     for at, kind, sid, t in timeline:
         if kind == 0:
             yield {"Event": "SparkListenerStageSubmitted",
-                   "Stage Info": _stage_info(sid, result.stage_names[sid], counts[sid], parents[sid], submitted=at),
+                   "Stage Info": _stage_info(sid, names[sid], counts[sid], parents[sid], submitted=at),
                    "Properties": {}}
         elif kind == 3:
             yield {"Event": "SparkListenerStageCompleted",
-                   "Stage Info": _stage_info(sid, result.stage_names[sid], counts[sid], parents[sid],
+                   "Stage Info": _stage_info(sid, names[sid], counts[sid], parents[sid],
                                              ms(result.stage_submit_s[sid]), at)}
         else:
             info = {"Task ID": t.task_id, "Index": t.index, "Attempt": t.attempt, "Partition ID": t.index,

@@ -28,6 +28,8 @@ LIMITS: dict[str, Limit] = {lim.name: lim for lim in (
     Limit("tasks", 1_000_000, "tasks of one stage: partitions, map slices, a stage's tasks"),
     Limit("keys", 1_000_000, "keys (items) of a PySpark-form job"),
     Limit("reps", 10_000, "repetitions (seeds) per point or run (--reps)"),
+    # Spark retries a stage 4 times and a task 4 times by default; speculation adds a few more.
+    Limit("attempts", 10_000, "Stage Attempt ID and a task's Attempt in an event log"),
     Limit("seconds", 1_000_000.0, "any duration in seconds (about 11.6 days): registers_at, cpu_seconds, "
                                   "model parameters"),
     Limit("milliseconds", 1_000_000_000.0, "any duration in milliseconds (the same 11.6 days): "

@@ -54,8 +54,25 @@ def check_depth(doc: Any, where: str) -> Any:
     return doc
 
 
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
+def check_json_values(doc: Any, where: str) -> Any:
+    """`doc` unchanged unless it nests deeper than MAX_DEPTH or holds a number that is not finite:
+    Python's json reads NaN, Infinity and 1e400 (as inf), which JSON has not. The complaint names
+    the value's path (`params.cpu_per_item_s`, `Task Info.Launch Time`), so the field is found."""
+    stack = [(doc, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            at = f"{path}: " if path else ""
+            raise UserError(f"{where}: {at}expected a finite number, got {value!r} (JSON has no NaN or Infinity)")
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise UserError(f"{where}: nested more than {MAX_DEPTH} levels deep")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for k, v in items:
+                if isinstance(v, (dict, list, float)):
+                    sub = f"{path}[{k}]" if isinstance(value, list) else f"{path}.{k}" if path else str(k)
+                    stack.append((v, depth + 1, sub))
+    return doc
 
 
 def parse_json(text: str | bytes, where: str) -> Any:
@@ -66,10 +83,10 @@ def parse_json(text: str | bytes, where: str) -> Any:
     if isinstance(text, bytes):
         text = decode_utf8(text, where)
     try:
-        doc = json.loads(text, parse_constant=_no_constant)
+        doc = json.loads(text)
     except RecursionError:
         raise UserError(f"{where}: nested more than {MAX_DEPTH} levels deep") from None
-    return check_depth(doc, where)
+    return check_json_values(doc, where)
 
 
 def load_json(path: str | Path, what: str = "") -> Any:
@@ -96,6 +113,14 @@ def load_yaml(path: str | Path) -> Any:
         at = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UserError(f"{path}: not valid YAML{at}: {problem}") from None
+    except ValueError as exc:   # a number YAML reads with int() or float(): one of thousands of digits
+        raise UserError(f"{path}: not valid YAML: {yaml_value_error(exc)}") from None
+
+
+def yaml_value_error(exc: ValueError) -> str:
+    """What a ValueError the YAML loader let through means, in one line."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return "a number with more than 4,300 digits" if "integer string conversion" in text else text
 
 
 def require_mapping(value: Any, where: str) -> Mapping[str, Any]:

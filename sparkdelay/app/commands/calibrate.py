@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
-from sparkdelay.app.argtypes import positive_int
+from sparkdelay.app.argtypes import cores, input_path, output_file
 from sparkdelay.ground.errors import UserError
 
 NAME = "calibrate"
@@ -24,15 +25,15 @@ HELP = "fit the model's task costs to Spark event logs and write model.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("logs", nargs="+", metavar="LOGS",
+    parser.add_argument("logs", nargs="+", type=input_path, metavar="LOGS",
                         help="event logs, rolling eventlog_v2_* folders, folders of logs, or index.jsonl files")
-    parser.add_argument("--cluster", metavar="C", help="cluster YAML (machines: name, cores, hosts)")
-    parser.add_argument("--workload", metavar="W",
+    parser.add_argument("--cluster", type=input_path, metavar="C", help="cluster YAML (machines: name, cores, hosts)")
+    parser.add_argument("--workload", type=input_path, metavar="W",
                         help="PySpark-form job YAML, as simulate reads it (pyspark: keys, python_hash_seed, ...)")
-    parser.add_argument("-o", "--output", required=True, metavar="MODEL", help="write the fitted model JSON here")
-    parser.add_argument("--local-cores", type=positive_int, metavar="N",
+    parser.add_argument("-o", "--output", required=True, type=output_file, metavar="MODEL", help="write the fitted model JSON here")
+    parser.add_argument("--local-cores", type=cores, metavar="N",
                         help="cores of the machine shared by loopback hosts without --cluster (default: this machine's)")
-    parser.add_argument("--samples-csv", metavar="CSV", help="also write the per-task samples as CSV")
+    parser.add_argument("--samples-csv", type=output_file, metavar="CSV", help="also write the per-task samples as CSV")
     parser.add_argument("--method", choices=("linear", "trace"), default="linear",
                         help="linear: CPU demands under processor sharing, fitted linearly (default); trace: the logs "
                              "replayed through the model's machine, terms chosen by cross-validation")
@@ -51,13 +52,32 @@ def run(args) -> int:
 
     fit, doc, per_log = calibrate(args.logs, args.cluster, args.workload, args.local_cores, args.method)
     out = Path(args.output)
+    outputs = [("-o", out, lambda p: p.write_text(json.dumps(doc, indent=2) + "\n"))]
+    if args.samples_csv:
+        outputs.append(("--samples-csv", Path(args.samples_csv), lambda p: write_csv(fit.tasks, p)))
+    # All or nothing: each output is written beside its name and moved there once all are written,
+    # so a refusal leaves neither half of the output nor a clobbered earlier model.
+    staged: list[tuple[str, Path, Path]] = []
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(doc, indent=2) + "\n")
-        if args.samples_csv:
-            write_csv(fit.tasks, args.samples_csv)
-    except OSError as exc:
-        raise UserError(f"{exc.filename}: cannot write: {exc.strerror}") from None
+        for option, path, write in outputs:
+            tmp = path.with_name(f".{path.name}.tmp")
+            staged.append((option, tmp, path))
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write(tmp)
+            except OSError as exc:
+                raise UserError(f"{option}: cannot write {path}: {exc.strerror or exc}") from None
+        for option, tmp, path in staged:
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise UserError(f"{option}: cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        for _, tmp, _ in staged:
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass   # its folder could not be made: there is no file to remove
     report = doc["fit_report"]
     print(f"calibrated on {report['runs']} run(s), {report['jobs']} job(s), {report['tasks']} tasks "
           f"({report['reduce_tasks']} reduce, {report['map_tasks']} map); rmse {report['rmse_s']:.3f} s")
@@ -71,8 +91,8 @@ def run(args) -> int:
               f"job span error {terms['job_span_error']:.1%})")
         for c in terms["choices"]:
             verdict = "kept" if c["kept"] else "dropped"
-            print(f"  {verdict:7s} {c['term']:26s} held-out job span error {c['cv_span_error_without']:.1%} without, "
-                  f"{c['cv_span_error_with']:.1%} with")
+            print(f"  {verdict:7s} {c['term']:26s} held-out task error {c['cv_task_error_without']:.1%} without, "
+                  f"{c['cv_task_error_with']:.1%} with")
     skipped = sum(s.skipped_jobs for s in per_log)
     if skipped:
         print(f"  note: {skipped} job(s) without a shuffle (or not successful) were left out")

@@ -14,7 +14,7 @@ import re
 from sparkdelay.ground.errors import UserError
 from sparkdelay.real.cluster import DEFAULT_STATE_DIR, Cluster, StandaloneLayout
 
-from sparkdelay.app.argtypes import port, positive_int
+from sparkdelay.app.argtypes import cores, port, positive_int, seconds
 
 NAME = "cluster"
 HELP = "start, inspect or stop a local Spark Standalone cluster (one host per worker)"
@@ -29,7 +29,7 @@ def add_cluster_options(p: argparse.ArgumentParser, workers_required: bool) -> N
     """Options shared by `cluster start` and `run` (which may start its own cluster)."""
     if workers_required:
         p.add_argument("--workers", type=positive_int, required=True, help="number of workers (hosts 127.0.0.2 ...)")
-    p.add_argument("--cores", type=positive_int, default=8, help="task slots per worker = spark.executor.cores (default 8)")
+    p.add_argument("--cores", type=cores, default=8, help="task slots per worker = spark.executor.cores (default 8)")
     p.add_argument("--memory", default="2g", help="memory per worker, e.g. 2g (default 2g)")
     p.add_argument("--pin", action="store_true", help="pin worker i to CPU i-1 (needs one CPU per worker)")
     p.add_argument("--master-port", type=port, default=7077, help="master port on 127.0.0.1 (default 7077)")
@@ -38,21 +38,24 @@ def add_cluster_options(p: argparse.ArgumentParser, workers_required: bool) -> N
                    help="port of worker 1; worker i uses this + i - 1 (default 7078)")
     p.add_argument("--worker-webui-port", type=port, default=0,
                    help="web UI port of worker 1 (worker i: + i - 1); 0 = any free port (default)")
-    p.add_argument("--register-timeout", type=float, default=60.0,
+    p.add_argument("--register-timeout", type=seconds, default=60.0,
                    help="seconds to wait for each daemon to come up and register (default 60)")
 
 
 def spec_from_args(args, workers: int) -> StandaloneLayout:
-    if not _memory_ok(args.memory):
-        raise UserError(f"--memory: expected a size such as 2g or 512m, got {args.memory!r}")
+    check_memory(args.memory)
     return StandaloneLayout(workers=workers, cores=args.cores, memory=args.memory, pin=args.pin,
                        master_port=args.master_port, webui_port=args.webui_port,
                        worker_port_base=args.worker_port, worker_webui_port_base=args.worker_webui_port,
                        register_timeout_s=args.register_timeout)
 
 
-def _memory_ok(text: str) -> bool:
-    return bool(re.fullmatch(r"[0-9]+[kmgtKMGT]?", text or ""))
+def check_memory(text: str) -> str:
+    """A worker's memory as Spark takes it (2g, 512m); also checked by `run` for an external master,
+    where it is only recorded, so a typo is not recorded as if it had been used."""
+    if not re.fullmatch(r"[1-9][0-9]*[kmgtKMGT]?", text or ""):
+        raise UserError(f"--memory: expected a size such as 2g or 512m, got {text!r}")
+    return text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

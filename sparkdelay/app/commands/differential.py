@@ -18,7 +18,7 @@ import math
 import os
 from pathlib import Path
 
-from sparkdelay.app.argtypes import positive_int
+from sparkdelay.app.argtypes import input_path, output_file, positive_int, reps, seconds, seed
 from sparkdelay.app.commands.cluster import add_cluster_options, add_state_dir
 from sparkdelay.app.commands.heldout import emit
 from sparkdelay.ground.errors import UserError
@@ -33,22 +33,22 @@ def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     rec = sub.add_parser("record", help="draw the cases and run each on the local cluster (resumes)")
     rec.add_argument("--cases", type=positive_int, default=40, help="cases to draw (default 40)")
-    rec.add_argument("--seed", type=int, default=1, help="seed of the draw (default 1)")
+    rec.add_argument("--seed", type=seed, default=1, help="seed of the draw (default 1)")
     rec.add_argument("--job", default="sleep", choices=list(JOBS), metavar="NAME",
                      help="the real job every case runs (default sleep)")
     rec.add_argument("--out", required=True, help="folder: cases.json, index.jsonl, eventlogs/")
-    rec.add_argument("--run-timeout", type=float, default=600.0, help="seconds before a run is killed (default 600)")
+    rec.add_argument("--run-timeout", type=seconds, default=600.0, help="seconds before a run is killed (default 600)")
     rec.add_argument("--retry-failed", action="store_true", help="redo cases whose recorded status is not ok")
     rec.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_cluster_options(rec, workers_required=False)
     add_state_dir(rec)
     sc = sub.add_parser("score", help="fit on a third of the recorded cases, score the rest")
-    sc.add_argument("folder", help="a folder `differential record` wrote")
+    sc.add_argument("folder", type=input_path, help="a folder `differential record` wrote")
     sc.add_argument("--method", choices=("linear", "trace"), default="trace", help="the fit (default trace)")
-    sc.add_argument("--reps", type=positive_int, default=100, help="simulations per case (default 100)")
-    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--reps", type=reps, default=100, help="simulations per case (default 100)")
+    sc.add_argument("--seed", type=seed, default=0)
     sc.add_argument("--json", action="store_true", help="print one JSON object")
-    sc.add_argument("-o", "--output", metavar="FILE", help="also write the JSON here")
+    sc.add_argument("-o", "--output", type=output_file, metavar="FILE", help="also write the JSON here")
 
 
 def run(args) -> int:
@@ -99,20 +99,56 @@ def _score(args) -> int:
     from sparkdelay.real.differential import CASES_NAME, read_cases
 
     folder = Path(args.folder)
+    _check_plan(folder / CASES_NAME)
     plan = read_cases(folder / CASES_NAME)
     case_of = {c["run_id"]: c["case"] for c in plan["cases"]}
     skipped: list[str] = []
-    runs = [r for r in load_sweep(plan["job"], folder, None, skipped) if r.row["run_id"] in case_of]
+    runs = [r for r in load_sweep(plan["job"], folder, None, skipped) if r.row.get("run_id") in case_of]
     train = [r for r in runs if case_of[r.row["run_id"]] % CALIBRATE_EVERY == CALIBRATE_EVERY - 1]
     test = [r for r in runs if r not in train]
     if len(train) < 3 or not test:
+        why = f"; the first case left out: {skipped[0]}" if skipped else ""
         raise UserError(f"{folder}: {len(runs)} usable cases recorded; scoring needs at least 3 calibrating "
-                        f"and 1 held-out case")
+                        f"and 1 held-out case{why}")
     model = fit(train, args.method)
     doc = {"job": plan["job"], "draw_seed": plan["seed"], "method": args.method, "train_runs": len(train)}
     doc.update(score(model, test, args.reps, args.seed))
     doc.update(model=model.__dict__, skipped=skipped)
     return emit(doc, args, _print, indent=1)
+
+
+_CASE_FIELDS = {"case": 0, "nodes": 1, "cores": 1, "map_slices": 1, "partitions": 1, "items": 1, "hash_seed": 0}
+
+
+def _check_plan(path: Path) -> None:
+    """The plan `record` wrote, read strictly before it is used: UTF-8, finite, not absurdly deep,
+    and each case's fields of the types `record` writes, each named when it is not."""
+    from sparkdelay.ground.sparkconf import parse_duration_ms
+    from sparkdelay.ground.strict import load_json
+    if not path.exists():
+        raise UserError(f"{path}: missing (not a folder `differential record` wrote)")
+    doc = load_json(path, " differential plan")
+    if not isinstance(doc, dict) or doc.get("format") != "sparkdelay-differential/1":
+        got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        raise UserError(f"{path}: format: expected 'sparkdelay-differential/1', got {got!r}")
+    for key, kind in (("job", str), ("seed", int), ("cases", list)):
+        if isinstance(doc.get(key), bool) or not isinstance(doc.get(key), kind):
+            raise UserError(f"{path}: {key}: expected {kind.__name__}, got {doc.get(key)!r}")
+    seen = set()
+    for i, case in enumerate(doc["cases"]):
+        where = f"{path}: cases[{i}]"
+        if not isinstance(case, dict):
+            raise UserError(f"{where}: expected an object, got {case!r}")
+        for key, least in _CASE_FIELDS.items():
+            value = case.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise UserError(f"{where}.{key}: expected a whole number >= {least}, got {value!r}")
+        if not isinstance(case.get("wait"), str):
+            raise UserError(f"{where}.wait: expected a Spark duration, got {case.get('wait')!r}")
+        parse_duration_ms(case["wait"], f"{where}.wait")
+        if not isinstance(case.get("run_id"), str) or case["run_id"] in seen:
+            raise UserError(f"{where}.run_id: expected a run id of its own, got {case.get('run_id')!r}")
+        seen.add(case["run_id"])
 
 
 def _pct(x: float) -> str:

@@ -21,7 +21,7 @@ import json
 import math
 from pathlib import Path
 
-from sparkdelay.app.argtypes import reps, seed
+from sparkdelay.app.argtypes import input_path, output_file, reps, seed
 from sparkdelay.app.bundled import PINNED_RUNS, SHARED_RUNS, WORKLOAD, bundled
 from sparkdelay.ground.errors import UserError
 
@@ -30,13 +30,13 @@ HELP = "fit on some recorded real runs, predict the others (three held-out split
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--shared", default=str(bundled(SHARED_RUNS)), metavar="DIR",
+    parser.add_argument("--shared", type=input_path, default=str(bundled(SHARED_RUNS)), metavar="DIR",
                         help="sweep recorded with workers sharing this machine (default: the bundled data/runs/shared)")
-    parser.add_argument("--pinned", default=str(bundled(PINNED_RUNS)), metavar="DIR",
+    parser.add_argument("--pinned", type=input_path, default=str(bundled(PINNED_RUNS)), metavar="DIR",
                         help="sweep recorded with workers pinned one per CPU (default: the bundled data/runs/pinned)")
-    parser.add_argument("--workload", default=str(bundled(WORKLOAD)), metavar="W",
+    parser.add_argument("--workload", type=input_path, default=str(bundled(WORKLOAD)), metavar="W",
                         help="workload YAML with the job's keys (default: the bundled data/study-workload.yaml)")
-    parser.add_argument("--corpus", metavar="DIR", help="run the corpus splits over every workload of DIR "
+    parser.add_argument("--corpus", type=input_path, metavar="DIR", help="run the corpus splits over every workload of DIR "
                         "(<DIR>/<job>/shared and /pinned, as `sparkdelay run --job NAME --out` records them)")
     parser.add_argument("--job", action="append", metavar="NAME", help="with --corpus: only this workload (repeatable)")
     parser.add_argument("--method", choices=("linear", "trace"), default=None,
@@ -44,7 +44,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--reps", type=reps, default=20, help="simulations per measured run (default 20)")
     parser.add_argument("--seed", type=seed, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("-o", "--output", metavar="FILE", help="also write the JSON here")
+    parser.add_argument("-o", "--output", type=output_file, metavar="FILE", help="also write the JSON here")
 
 
 def result_document(result: dict) -> dict:
@@ -72,7 +72,11 @@ def run(args) -> int:
 def emit(doc: dict, args, printer, indent: int = 2) -> int:
     """The result as `-o FILE` (also), `--json` (instead of the table) and `printer`'s table say."""
     if args.output:
-        Path(args.output).write_text(json.dumps(doc, indent=indent) + "\n")
+        try:
+            Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.output).write_text(json.dumps(doc, indent=indent) + "\n")
+        except OSError as exc:
+            raise UserError(f"-o: cannot write {args.output}: {exc.strerror or exc}") from None
     if args.json:
         print(json.dumps(doc, indent=indent))
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+from sparkdelay.app.argtypes import input_path, seed
 from sparkdelay.app.replay import replay
 from sparkdelay.app.scenario import load_scenario
 from sparkdelay.ground.errors import UserError
@@ -18,8 +19,8 @@ HELP = "Replay scheduler scenario files (SCENARIO_FORMAT.md) against the model, 
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the offer shuffle (default 0)")
+    parser.add_argument("files", nargs="+", type=input_path, metavar="FILE", help="scenario YAML files")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the offer shuffle (default 0)")
     parser.add_argument("--quiet", action="store_true", help="print only failures and the summary")
 
 

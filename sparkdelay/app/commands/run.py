@@ -34,7 +34,8 @@ from sparkdelay.real.spark_env import check_java
 from sparkdelay.real.workloads import DEFAULT_JOB, JOBS, job_named
 from sparkdelay.sim.model.study import STUDY_ITEMS, STUDY_KEY_FORMAT
 
-from sparkdelay.app.commands.cluster import add_cluster_options, add_state_dir, spec_from_args
+from sparkdelay.app.argtypes import bounded, input_path, positive_int, reps, seconds
+from sparkdelay.app.commands.cluster import add_cluster_options, add_state_dir, check_memory, spec_from_args
 
 NAME = "run"
 HELP = "run a real job (the study's Chainer-on-MNIST by default) on Spark Standalone (a sweep if given lists)"
@@ -47,24 +48,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nodes", required=True, help="workers/executors to use: N, list 1,2,4 or range 1-3 (1-5:2 steps by 2)")
     p.add_argument("--partitions", required=True, help="P of partitionBy(P): number, list or range (1-40:5 steps by 5)")
     p.add_argument("--wait", default="3s", help="spark.locality.wait: one duration or a list such as 0s,3s (default 3s)")
-    p.add_argument("--reps", type=int, default=1, help="repetitions of every configuration (default 1)")
+    p.add_argument("--reps", type=reps, default=1, help="repetitions of every configuration (default 1)")
     p.add_argument("--out", default="runs", help="output dir: index.jsonl, eventlogs/, logs/ (default runs/)")
     job = p.add_argument_group("job")
     job.add_argument("--job", default=DEFAULT_JOB, choices=list(JOBS), metavar="NAME",
                      help="what each task does with an item: " + "; ".join(f"{j.name}: {j.summary}" for j in JOBS.values())
                           + " (default %(default)s)")
-    job.add_argument("--items", type=int, default=STUDY_ITEMS, help="keyed items (test-set shards) (default %(default)s)")
+    job.add_argument("--items", type=bounded("keys"), default=STUDY_ITEMS, help="keyed items (test-set shards) (default %(default)s)")
     job.add_argument("--key-format", default=STUDY_KEY_FORMAT, help="key of item i (default %(default)r)")
-    job.add_argument("--map-slices", type=int, default=1, help="numSlices of parallelize (default 1, as in the study)")
-    job.add_argument("--work-repeat", type=int, default=None,
+    job.add_argument("--map-slices", type=bounded("tasks"), default=1, help="numSlices of parallelize (default 1, as in the study)")
+    job.add_argument("--work-repeat", type=work_repeat, default=None,
                      help="work units per item, so an item takes ~0.5 s on the project's machine; default per job: "
                           + ", ".join(f"{j.name} {j.default_repeat}" for j in JOBS.values()))
     job.add_argument("--hash-seed", default="0", help="PYTHONHASHSEED of driver and Python workers (default 0)")
-    job.add_argument("--test-limit", type=int, default=None, help="use only the first N test images")
-    job.add_argument("--mnist-dir", default=None, help="read MNIST IDX files from DIR instead of the bundled 5k subset")
+    job.add_argument("--test-limit", type=positive_int, default=None, help="use only the first N test images")
+    job.add_argument("--mnist-dir", type=input_path, default=None, help="read MNIST IDX files from DIR instead of the bundled 5k subset")
     job.add_argument("--eventlog-codec", default="zstd", choices=["none", "zstd", "lz4"],
                      help="spark.eventLog.compression.codec; none = uncompressed (default zstd)")
-    job.add_argument("--run-timeout", type=float, default=600.0, help="seconds before a run is killed (default 600)")
+    job.add_argument("--run-timeout", type=seconds, default=600.0, help="seconds before a run is killed (default 600)")
     job.add_argument("--register-wait", default="120s",
                      help="spark.scheduler.maxRegisteredResourcesWaitingTime (default 120s)")
     sweep = p.add_argument_group("sweep")
@@ -75,6 +76,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     local = p.add_argument_group("local cluster (--master local-cluster)")
     add_cluster_options(local, workers_required=False)
     add_state_dir(local)
+
+
+# Work units per item: 10^8 is a day per item for the lightest job, beyond any measurement.
+MAX_WORK_REPEAT = 100_000_000
+
+
+def work_repeat(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_WORK_REPEAT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_WORK_REPEAT:,}, got {value}")
+    return value
 
 
 def _shape(args):
@@ -89,10 +101,23 @@ def _shape(args):
         raise UserError(f"--test-limit: {args.test_limit} images cannot fill {args.items} items")
     if not args.hash_seed.isdigit() or int(args.hash_seed) > 4294967295:
         raise UserError(f"--hash-seed: PYTHONHASHSEED must be a number 0..4294967295, got {args.hash_seed!r}")
+    check_memory(args.memory)
+    _check_key_format(args.key_format, args.items)
     mnist_dir = str(Path(args.mnist_dir).resolve()) if args.mnist_dir else None
     return JobShape(job=job.name, items=args.items, key_format=args.key_format, map_slices=args.map_slices,
                     work_repeat=args.work_repeat, cores=args.cores, memory=args.memory, pin=args.pin,
                     python_hash_seed=args.hash_seed, test_limit=args.test_limit, mnist_dir=mnist_dir)
+
+
+def _check_key_format(fmt: str, items: int) -> None:
+    """The keys the job will hash, checked now: a format that cannot take an item index, or gives
+    two items one key, would otherwise fail (or silently merge items) inside every driver."""
+    try:
+        keys = {fmt.format(i) for i in range(items)}
+    except (ValueError, IndexError, KeyError, AttributeError, TypeError) as exc:
+        raise UserError(f"--key-format: {fmt!r} cannot format an item index: {exc}") from None
+    if len(keys) != items:
+        raise UserError(f"--key-format: {fmt!r} gives {items} items only {len(keys)} distinct keys")
 
 
 def prepare_job(shape) -> str:
@@ -161,8 +186,8 @@ def _run(args) -> int:
 
 def _plan(args) -> tuple[list[RunPoint], list[int]]:
     """Every run the options ask for, and the node counts."""
-    nodes = parse_int_list(args.nodes, "--nodes")
-    partitions = parse_int_list(args.partitions, "--partitions")
+    nodes = parse_int_list(args.nodes, "--nodes", maximum=int(LIMITS["hosts"].maximum))
+    partitions = parse_int_list(args.partitions, "--partitions", maximum=int(LIMITS["tasks"].maximum))
     waits = parse_wait_list(args.wait)
     return plan(_shape(args), nodes, partitions, waits, args.reps), nodes
 

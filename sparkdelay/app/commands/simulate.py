@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
-from sparkdelay.app.argtypes import seed
+from sparkdelay.app.argtypes import input_path, names_required, output_file, seed
 from sparkdelay.app.presets import PRESETS
 from sparkdelay.ground.errors import UserError
 
@@ -22,10 +22,10 @@ HELP = "simulate one job on a cluster and report task placement and times"
 
 def add_run_arguments(parser, sweep: bool = False) -> None:
     """Arguments shared with `sweep` (there --nodes/--partitions/--wait take lists)."""
-    parser.add_argument("--cluster", metavar="C", help="cluster YAML (default: the preset's cluster)")
-    parser.add_argument("--job", metavar="J", help="job YAML (default: the preset's job, the study's 40 shards)")
+    parser.add_argument("--cluster", type=input_path, metavar="C", help="cluster YAML (default: the preset's cluster)")
+    parser.add_argument("--job", type=input_path, metavar="J", help="job YAML (default: the preset's job, the study's 40 shards)")
     parser.add_argument("--preset", choices=PRESETS, help="ready-made cluster + job (default study2017)")
-    parser.add_argument("--model", metavar="M", help="cost model JSON (sparkdelay-model/1) from calibration")
+    parser.add_argument("--model", type=input_path, metavar="M", help="cost model JSON (sparkdelay-model/1) from calibration")
     many = " (a list or range: 1-5, 1,3,5, 1-40:5)" if sweep else ""
     parser.add_argument("--nodes", metavar="N", help="number of worker hosts (with --cluster: its first N hosts)" + many)
     parser.add_argument("--partitions", metavar="P", help="partitionBy(P) of a PySpark-form job" + many)
@@ -40,11 +40,12 @@ def add_run_arguments(parser, sweep: bool = False) -> None:
 def add_arguments(parser) -> None:
     add_run_arguments(parser)
     parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
-    parser.add_argument("--trace", metavar="CSV", help="write one row per task")
-    parser.add_argument("--gantt", metavar="PNG", help="draw executor threads against time")
+    parser.add_argument("--trace", type=output_file, metavar="CSV", help="write one row per task")
+    parser.add_argument("--gantt", type=output_file, metavar="PNG", help="draw executor threads against time")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     from sparkdelay.app.simlog import add_event_log_arguments
     add_event_log_arguments(parser)
+    names_required(parser, "--event-log")
 
 
 def _int_option(value, name: str) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from sparkdelay.app.argtypes import reps, seed
+from sparkdelay.app.argtypes import names_required, reps, seed
 from sparkdelay.app.commands.simulate import add_run_arguments
 from sparkdelay.ground.errors import UserError
 from sparkdelay.ground.lists import parse_int_list, parse_text_list, parse_wait_list
@@ -28,6 +28,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     from sparkdelay.app.simlog import add_event_log_arguments
     add_event_log_arguments(parser, sweep=True)
+    names_required(parser, "--event-log")
 
 
 def run(args) -> int:

@@ -6,6 +6,11 @@ the table puts job duration (with the absolute percentage error), sorted tasks p
 Jain's index, most tasks on one host and tasks per locality level side by side. The summary
 gives the median and 90th-percentile error and how often the sorted tasks-per-host vectors
 match. `--json` prints `{"runs": [...], "summary": {...}}` instead.
+
+`--event-log DIR` also writes each run's simulated twin into DIR (`calibration.twins`: the
+simulation with `--seed`, the first of the `--reps`, as a Spark event log marked
+`spark.sparkdelay.twinOf=<real app id>`), and prints per run the History Server links of the
+real run and its twin and the one command that opens both.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import sys
 
 from tqdm import tqdm
 
-from sparkdelay.app.argtypes import reps, seed
+from sparkdelay.app.argtypes import input_path, reps, seed
+from sparkdelay.app.commands.history import log_folders, start_command
+from sparkdelay.app.simlog import CODECS, DEFAULT_CODEC, check_folder
 from sparkdelay.ground.errors import UserError
 
 NAME = "validate"
@@ -24,14 +31,19 @@ HELP = "simulate each measured run (config read from its event log) and compare 
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("logs", nargs="+", metavar="LOGS",
+    parser.add_argument("logs", nargs="+", type=input_path, metavar="LOGS",
                         help="event logs, rolling eventlog_v2_* folders, folders of logs, or index.jsonl files")
-    parser.add_argument("--model", required=True, metavar="M", help="fitted model (sparkdelay calibrate -o M)")
-    parser.add_argument("--workload", metavar="W", help="PySpark-form job YAML with the job's keys (default: the study's 40 shards)")
-    parser.add_argument("--cluster", metavar="C", help="cluster YAML saying which hosts share a machine's cores")
+    parser.add_argument("--model", type=input_path, required=True, metavar="M", help="fitted model (sparkdelay calibrate -o M)")
+    parser.add_argument("--workload", type=input_path, metavar="W", help="PySpark-form job YAML with the job's keys (default: the study's 40 shards)")
+    parser.add_argument("--cluster", type=input_path, metavar="C", help="cluster YAML saying which hosts share a machine's cores")
     parser.add_argument("--reps", type=reps, default=20, help="simulations per measured run (default 20)")
     parser.add_argument("--seed", type=seed, default=0, help="base seed of the simulations (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--event-log", type=input_path, metavar="DIR",
+                        help="write each run's simulated twin (the model's simulation of it, seed --seed) as a "
+                             "Spark event log into DIR, to open next to the real run in the History Server")
+    parser.add_argument("--event-log-codec", choices=CODECS, default=DEFAULT_CODEC,
+                        help=f"compression of the twins, as spark.eventLog.compression.codec (default {DEFAULT_CODEC})")
 
 
 def _vector(values) -> str:
@@ -42,7 +54,9 @@ def run(args) -> int:
     # Imported here, not at the top: the CLI imports every command module to build its parser,
     # and validation (model, event-log reader) would add about 0.4 s to `sparkdelay --help`.
     from sparkdelay.eventlog.discover import find_logs
+    from sparkdelay.calibration.twins import write_twin
     from sparkdelay.calibration.validate import compare, error_summary, load_runs, outside_range
+    from sparkdelay.real.history import stages_url
     from sparkdelay.sim.model.cluster import load_machines
     from sparkdelay.sim.model.costs import CostModel
     from sparkdelay.sim.model.job import load_workload
@@ -54,6 +68,7 @@ def run(args) -> int:
             and (k not in ("executors", "partitions") or len(v) == 2) for k, v in calibrated.items())):
         raise UserError(f"{args.model}: calibrated_range: expected lists of whole numbers "
                         f"(machine_cores, threads; executors and partitions as [min, max])")
+    twin_dir = check_folder(args.event_log, args.event_log_codec) if args.event_log else None
     runs = load_runs(find_logs(args.logs), load_machines(args.cluster), load_workload(args.workload))
     if not runs:   # an empty index: "0 runs" with exit 0 would read as a validation that passed
         raise UserError(f"{' '.join(args.logs)}: no measured runs to validate (empty index or no event logs)")
@@ -61,11 +76,20 @@ def run(args) -> int:
     for r in tqdm(runs, desc="validate", unit="run", disable=args.json or not sys.stderr.isatty()):
         c = compare(r, model, args.reps, args.seed)
         c.extra["outside_calibrated_range"] = outside_range(r, calibrated)
+        if twin_dir is not None:
+            twin = write_twin(r, model, twin_dir, args.seed, args.event_log_codec, model_label=args.model)
+            c.extra.update(twin_app_id=twin.app_id, twin_log=str(twin.path))
         comparisons.append(c)
     summary = error_summary(comparisons)
     summary["outside_calibrated_range"] = sum(1 for c in comparisons if c.extra["outside_calibrated_range"])
+    command = start_command(log_folders(args.logs) + [str(twin_dir)]) if twin_dir is not None else None
     if args.json:
-        print(json.dumps({"runs": [c.to_dict() for c in comparisons], "summary": summary}, indent=2))
+        # The twin beside the run's own app id, not only under "extra", where a reader of the pair looks.
+        doc = {"runs": [{**c.to_dict(), **{k: c.extra[k] for k in ("twin_app_id", "twin_log") if k in c.extra}}
+                        for c in comparisons], "summary": summary}
+        if command:
+            doc["twins"] = {"folder": str(twin_dir), "history_command": command}
+        print(json.dumps(doc, indent=2))
         return 0
     print(f"{'app':<26} {'N':>2} {'P':>3} {'wait':>5} {'measured s':>10} {'predicted s':>11} {'APE':>6}  "
           f"{'tasks/host measured':<20} {'predicted':<20} {'match':<5} {'Jain m/p':<11} {'max m/p'}")
@@ -82,4 +106,9 @@ def run(args) -> int:
     fmt = lambda x: "n/a" if math.isnan(x) else f"{x:.1%}"
     print(f"{summary['runs']} runs: median APE {fmt(summary['median_ape'])}, p90 APE {fmt(summary['p90_ape'])}, "
           f"placement match {fmt(summary['placement_match'])}")
+    if command:
+        print(f"simulated twins (seed {args.seed}) in {twin_dir}; History Server stage pages, real run then twin:")
+        for c in sorted(comparisons, key=lambda c: (c.nodes, c.partitions, c.wait, c.app_id)):
+            print(f"  {stages_url(c.app_id)}  {stages_url(c.extra['twin_app_id'])}")
+        print(f"open both: {command}")
     return 0

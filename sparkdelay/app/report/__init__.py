@@ -4,9 +4,9 @@
 | --- | --- |
 | `grids.py` | the simulated grids (study under 2.1 rules, 4.0 rules, even partitions) via `sparkdelay.app.sweep`, per-point stats |
 | `findings.py` | F1..F13 of STUDY.md as computed checks: verdict, rule, numbers |
-| `measured.py` | real sweeps read with `calibration.heldout.load_sweep`, in-sample predictions (`calibration.validate`), the held-out tests; `validation.csv`, `heldout.json` |
+| `measured.py` | real sweeps read with `calibration.heldout.load_sweep`, in-sample predictions (`calibration.validate`), the held-out tests; `validation.csv`, `heldout.json`; each run's simulated twin (`calibration.twins`) in `twins/` |
 | `measured_figures.py` | section 3's figures: predicted vs measured, error per configuration, tasks per host, real vs simulated timeline |
-| `measured_text.py` | section 3's Markdown, its headline, and the verdict on each held-out split vs the naive baseline |
+| `measured_text.py` | section 3's Markdown, its headline, the verdict on each held-out split vs the naive baseline, and each real run's and its twin's History Server links |
 | `timeline.py` | per-task timelines (executor thread x time) of real runs, from an event log (drawn as `sparkdelay.app.gantt` draws the model's) |
 | `captions.py` | every figure's file name, title and caption, in one table by figure id |
 | `figures.py` | one function per figure: PNG, with its title and caption from `captions.py` |

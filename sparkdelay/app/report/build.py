@@ -2,7 +2,8 @@
 
 The steps, in order, each a function below: prepare the output folder, simulate the three grids,
 check the findings (with the critical-path runs F13 needs), draw the grid figures, compare with
-the real runs (when given) and draw their figures, write the data files, write the Markdown.
+the real runs (when given), write their simulated twins (`twins/`) and draw their figures, write the
+data files, write the Markdown.
 
 One base seed feeds everything: the sweeps derive each point's seed from it
 (`sparkdelay.app.sweep.derive_seed`), the example timelines use the seed of repetition 0 of their
@@ -33,9 +34,11 @@ from sparkdelay.app.report import measured_figures as MF
 from sparkdelay.app.report.findings import Finding, critical_path, evaluate
 from sparkdelay.app.report.grids import STUDY_VERSION, TODAY_VERSION, GridSet, GridSpec, run_grids, write_even_job
 from sparkdelay.app.report.markdown import write_readme, write_section
-from sparkdelay.app.report.measured import Measured, load_measured, write_data
+from sparkdelay.app.report.measured import Measured, clear_twins, load_measured, write_data, write_twins
 from sparkdelay.app.report.measured_text import headline
 from sparkdelay.app.report.timeline import bars_from_sim
+
+TWINS = "twins"   # the simulated twins of the real runs, in the output folder
 
 
 @dataclass
@@ -103,10 +106,11 @@ def _timed(timings: dict, key: str):
 
 
 def _prepare_folder(out: Path) -> Path:
-    """The output folder with its data/ subfolder; figures of an earlier report are removed."""
+    """The output folder with its data/ subfolder; figures and twins of an earlier report are removed."""
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("fig*.png"):
         old.unlink()
+    clear_twins(out / TWINS)
     (out / "data").mkdir(exist_ok=True)
     return out
 
@@ -158,6 +162,7 @@ def _compare_with_real_runs(opts: ReportOptions, out: Path, figs: dict[str, F.Fi
     spec = opts.grid
     measured = load_measured(opts.runs, opts.workload, opts.validation_model, opts.validate_reps, spec.seed)
     if measured is not None and measured.in_sample:
+        write_twins(measured, out / TWINS, spec.seed, opts.runs, opts.validation_model)
         figs["scatter"] = MF.predicted_vs_measured(measured, out, "scatter")
         figs["errors"] = MF.error_per_config(measured, out, "errors")
         figs["hosts"] = MF.tasks_per_host(measured, out, "hosts")

@@ -11,7 +11,7 @@ from pathlib import Path
 from sparkdelay.app.bundled import shown
 from sparkdelay.app.report.findings import NOT_TESTABLE, REPRODUCED
 from sparkdelay.app.report.grids import hash_sizes, even_sizes
-from sparkdelay.app.report.measured_text import section, summary_paragraph
+from sparkdelay.app.report.measured_text import section, summary_paragraph, twins_sentence
 
 MARK = {REPRODUCED: "reproduced", "not reproduced": "**not reproduced**", NOT_TESTABLE: "not testable"}
 
@@ -126,7 +126,9 @@ def write_readme(result, figs: dict, opts) -> Path:
           "- `data/validation.csv`: model vs measurement per real run, in-sample and held-out (when real runs exist)",
           "- `data/heldout.json`: the held-out tests (splits, baseline, run-to-run spread, fitted models), as "
           "`sparkdelay heldout --json` prints them",
-          "- `data/even_job.yaml`: the evenly partitioned job", "",
+          "- `data/even_job.yaml`: the evenly partitioned job",
+          *(["- `twins/`: the simulated twin of each real run, a Spark event log (section 3)"]
+            if result.measured is not None and any(result.measured.twins) else []), "",
           "Re-make: `sparkdelay report --out <dir>" + (f" --model {shown(spec.model_path)}" if spec.model_path else "")
           + (" --runs " + " ".join(map(shown, opts.runs)) if opts.runs else "")
           + (f" --workload {shown(opts.workload)}" if opts.runs and opts.workload else "")
@@ -170,6 +172,7 @@ def write_section(result, figs: dict, out: Path) -> Path:
         f"![{figs['time'].title}]({prefix}{figs['time'].file})", "",
         f"![{figs['timelines'].title}]({prefix}{figs['timelines'].file})", "",
         p1, "", p2, "",
+        *([twins_sentence(result.measured), ""] if twins_sentence(result.measured) else []),
         *([f"![{figs['scatter'].title}]({prefix}{figs['scatter'].file})", ""] if "scatter" in figs else []),
         f"All figures: {figs_md}", ""])
     path = out / "README_SECTION.md"

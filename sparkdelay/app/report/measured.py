@@ -9,7 +9,8 @@ shared-machine sweep. Every run is predicted in-sample with `calibration.validat
 bundled model when given, else `calibration.heldout.fit` on all runs), and
 `calibration.heldout.heldout_tests` gives the three held-out splits, the naive log(P) baseline and
 the run-to-run spread. `write_data` puts per-run predictions in `validation.csv` and the held-out
-tests in `heldout.json`.
+tests in `heldout.json`. `write_twins` writes the simulated twin of every run (`calibration.twins`)
+into the report's `twins/` folder, for the History Server links of section 3.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Sequence
 
 from sparkdelay.calibration.heldout import fit, heldout_tests, load_sweep
 from sparkdelay.sim.model.job import load_workload
+from sparkdelay.calibration.twins import TWIN_SUFFIX, write_twins as write_run_twins
 from sparkdelay.calibration.validate import compare, error_summary
 from sparkdelay.eventlog.run_index import INDEX_NAME, read_index
 from sparkdelay.ground.errors import UserError
@@ -30,6 +32,7 @@ from sparkdelay.sim.model.costs import CostModel
 
 from sparkdelay.app.bundled import shown
 from sparkdelay.app.commands.heldout import result_document
+from sparkdelay.app.commands.history import log_folders, start_command
 
 SPLITS = ("interpolation", "more_nodes", "other_hardware")
 PINNED = "pinned"
@@ -54,6 +57,8 @@ class Measured:
     heldout: dict              # calibration.heldout.heldout_tests(...)
     reps: int
     model: object = field(repr=False, default=None)   # the in-sample CostModel
+    twins: list = field(default_factory=list)          # calibration.twins.Twin per run, same order (None: a copy)
+    history_command: str = ""                          # the line that opens the runs and their twins
 
     @property
     def runs(self) -> list:
@@ -117,6 +122,34 @@ def load_measured(paths: Sequence[str | Path], workload_path: str | None, model_
     return Measured(sweeps, label, in_sample, heldout, reps, model)
 
 
+def clear_twins(folder: Path) -> None:
+    """Remove the twins of an earlier report (the folder is the report's own)."""
+    if folder.is_dir():
+        for old in folder.glob(f"*{TWIN_SUFFIX}*"):
+            old.unlink()
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def write_twins(measured: Measured, folder: Path, seed: int, run_paths: Sequence[str | Path],
+                model_path: str | None) -> None:
+    """Each run's simulated twin (the in-sample model, the comparisons' first seed) into `folder`,
+    and the command that opens the sweeps and the twins in the History Server."""
+    label = shown(model_path) if model_path is not None and Path(model_path).exists() else \
+        f"fitted by the report on {len(measured.runs)} runs"
+    # A log copied into two sweeps is one application to the History Server (one id): one twin,
+    # of its first run; the copy's entry is None.
+    first = {}
+    for i, r in enumerate(measured.runs):
+        first.setdefault(r.measured.app_id, i)
+    unique = sorted(first.values())
+    twins = dict(zip(unique, write_run_twins([measured.runs[i].measured for i in unique], measured.model, folder,
+                                             seed, model_label=label)))
+    measured.twins = [twins.get(i) for i in range(len(measured.runs))]
+    folders = [shown(f) for f in log_folders(list(run_paths))]   # bundled ones as data/..., on any machine
+    measured.history_command = start_command(folders + [shown(folder)])
+
+
 # ------------------------------------------------------------------------------ configurations
 def config_key(run) -> tuple:
     return (run.sweep, run.row["nodes"], run.row["partitions"], run.row["wait"])
@@ -139,6 +172,18 @@ def mean_error(comparisons: list) -> float:
     """Signed error of a configuration: mean prediction / mean measurement - 1."""
     measured = sum(c.measured_duration_s for c in comparisons) / len(comparisons)
     return sum(c.predicted_duration_s for c in comparisons) / len(comparisons) / measured - 1.0
+
+
+def example_run(m: Measured):
+    """(run, in-sample comparison) of the run whose timelines fig12 shows and whose twin
+    README_SECTION links: the study's N = 3, P = 9, wait 3 s on a shared machine if measured."""
+    pinned = {s.name for s in m.sweeps if s.pinned}
+
+    def score(pair):
+        run, _ = pair
+        return (run.sweep in pinned, abs(run.row["nodes"] - 3), abs(run.row["partitions"] - 9),
+                abs(float(run.row.get("wait_ms", 0)) - 3000))
+    return min(zip(m.runs, m.in_sample), key=score)
 
 
 # ------------------------------------------------------------------------------ files

@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 from sparkdelay.sim.model.engine import simulate
 
 from sparkdelay.app.report.figures import Figure, _color, _save, plt
-from sparkdelay.app.report.measured import Measured, by_config, config_label, mean_error
+from sparkdelay.app.report.measured import Measured, by_config, config_label, example_run, mean_error
 from sparkdelay.app.report.timeline import bars_from_eventlog, bars_from_sim, draw
 
 # held-out splits: one marker and one bar colour each (in-sample: hollow circles, light bars)
@@ -108,19 +108,8 @@ def tasks_per_host(m: Measured, out: Path, fig_id: str = "hosts") -> Figure:
     return _save(fig, out, fig_id, {"reps": m.reps})
 
 
-def _example(m: Measured):
-    """The run whose timelines are shown: the study's N = 3, P = 9, wait 3 s on a shared machine if measured."""
-    pinned = {s.name for s in m.sweeps if s.pinned}
-
-    def score(pair):
-        run, _ = pair
-        return (run.sweep in pinned, abs(run.row["nodes"] - 3), abs(run.row["partitions"] - 9),
-                abs(float(run.row.get("wait_ms", 0)) - 3000))
-    return min(zip(m.runs, m.in_sample), key=score)
-
-
 def real_vs_sim_timeline(m: Measured, out: Path, seed: int, fig_id: str = "real_timeline") -> Figure:
-    run, comparison = _example(m)
+    run, comparison = example_run(m)
     res = simulate(run.measured.cluster, run.measured.job, m.model, seed=seed)   # compare's first seed
     real, sim = bars_from_eventlog(run.measured.log), bars_from_sim(res.tasks)
     vec = lambda d: "/".join(str(v) for v in sorted(d.values(), reverse=True))

@@ -13,8 +13,10 @@ import statistics
 from sparkdelay.calibration.heldout import INTERPOLATION_TRAIN_PARTITIONS
 from sparkdelay.calibration.validate import error_summary
 
+from sparkdelay.real.history import DEFAULT_PORT, stages_url
+
 from sparkdelay.app.bundled import shown
-from sparkdelay.app.report.measured import SPLITS, Measured, percent
+from sparkdelay.app.report.measured import SPLITS, Measured, config_key, config_label, example_run, percent
 
 TITLE = {"interpolation": "Interpolation", "more_nodes": "More nodes than seen", "other_hardware": "Other hardware"}
 # What the baseline has to go on in each split: why it can be hard to beat there.
@@ -144,6 +146,51 @@ def _load_note(m: Measured) -> str:
             f"work are slower and noisier than the model, which knows only the job's own tasks.")
 
 
+def twins_section(m: Measured) -> list[str]:
+    """Each real run with its simulated twin: application ids and History Server links."""
+    made = [t for t in m.twins if t is not None]
+    if not made:
+        return []
+    folder = shown(made[0].path.parent)
+    pairs = sorted(zip(m.runs, m.twins), key=lambda rt: (config_key(rt[0]), rt[0].measured.app_id))
+    multi = len(m.sweeps) > 1
+    L = ["### Each real run next to its simulated twin, in Spark's History Server", "",
+         f"`{folder}/` holds the simulated twin of each of the {len(made)} real runs above "
+         f"(`calibration.twins`): the in-sample model's simulation of that run with the comparisons' first seed "
+         f"(the one fig12 draws), as a Spark event log with the real run's configuration, stage names and job "
+         f"submission time, marked `spark.sparkdelay.simulated=true` and `spark.sparkdelay.twinOf=<the real run's "
+         f"id>`; its application id is the real one with `-twin` appended. Open the real runs and their twins "
+         f"side by side in Spark's own History Server (every event log under each `--dir`, at any depth):", "",
+         "```sh", m.history_command, "```", "",
+         f"then follow a row's links (port {DEFAULT_PORT}, the default): each stage page has the event timeline "
+         f"and the task table with each task's host and locality level.", "",
+         f"<details><summary>The {len(pairs)} pairs: real application id, its twin, their stage pages</summary>", "",
+         "| configuration | real run | simulated twin | History Server |", "|---|---|---|---|"]
+    for run, twin in pairs:
+        real = run.measured.app_id
+        if twin is None:
+            L.append(f"| {config_label(config_key(run), multi)} | `{real}` | the twin of its other copy (one id, "
+                     f"one application in the History Server) | [real]({stages_url(real)}) |")
+            continue
+        L.append(f"| {config_label(config_key(run), multi)} | `{real}` | `{twin.app_id}` | "
+                 f"[real]({stages_url(real)}) / [twin]({stages_url(twin.app_id)}) |")
+    return L + ["", "</details>", ""]
+
+
+def twins_sentence(m: Measured | None) -> str:
+    """README_SECTION's pointer: the command, and the pair of the run fig12 shows."""
+    if m is None or not any(m.twins):
+        return ""
+    run, _ = example_run(m)
+    twin = next(t for t in m.twins if t is not None and t.real_app_id == run.measured.app_id)
+    n = sum(1 for t in m.twins if t is not None)
+    return (f"**Every real run next to its simulated twin.** `{m.history_command}` opens the {n} real runs "
+            f"of this comparison and the model's simulation of each (its twin, `{shown(twin.path.parent)}/`) in "
+            f"Spark's own History Server; e.g. {config_label(config_key(run), True)}: "
+            f"[the real run]({stages_url(twin.real_app_id)}) and [its twin]({stages_url(twin.app_id)}). Every pair: "
+            f"section 3 of the full report.")
+
+
 def section(m: Measured | None) -> list[str]:
     """The section's text and tables; the caller appends the figures."""
     L = ["## 3. Model vs measurement on this machine", ""]
@@ -170,6 +217,7 @@ def section(m: Measured | None) -> list[str]:
     L += [noise_floor(m), "",
           "Per-run predictions: `data/validation.csv`; the held-out tests with their fitted models: `data/heldout.json`.",
           ""]
+    L += twins_section(m)
     return L
 
 
