@@ -100,12 +100,13 @@ def workload_heldout(name: str, shared: list[Run], pinned: list[Run], reps: int,
 
 
 def corpus_heldout(corpus: Path, reps: int = 20, seed: int = 0, method: str = "trace",
-                   only: list[str] | None = None, skipped: list[str] | None = None) -> list[dict]:
+                   only: list[str] | None = None, skipped: list[str] | None = None,
+                   max_load: float | None = None) -> list[dict]:
     loaded = {}
     for name in workloads(corpus):
         base = Path(corpus) / name
-        loaded[name] = (load_sweep(f"{name}/shared", base / "shared", None, skipped),
-                        load_sweep(f"{name}/pinned", base / "pinned", None, skipped))
+        loaded[name] = (load_sweep(f"{name}/shared", base / "shared", None, skipped, max_load),
+                        load_sweep(f"{name}/pinned", base / "pinned", None, skipped, max_load))
     out = []
     for name, (shared, pinned) in loaded.items():
         if only and name not in only:

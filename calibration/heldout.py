@@ -101,14 +101,17 @@ def row_workload(fields: dict, where: str) -> PySparkWorkload:
                            row_int(fields, "map_slices", where, 1, "tasks", default=1), threads=threads, source=where)
 
 
-def load_sweep(name: str, folder: Path, workload: PySparkWorkload | None, skipped: list[str] | None = None) -> list[Run]:
+def load_sweep(name: str, folder: Path, workload: PySparkWorkload | None, skipped: list[str] | None = None,
+               max_load: float | None = None, left_out: list[str] | None = None) -> list[Run]:
     """Every finished run of a `sparkdelay run` folder (index.jsonl + eventlogs, cluster.yaml).
 
     Without a `workload`, each run's own row says what its job held (`row_workload`), so runs
     of one folder may differ in keys, hash seed or map slices.
 
     With a `skipped` list, a run whose log cannot be used is listed there (with why) instead of
-    failing the whole sweep, so a sweep still being recorded can be read as far as it goes."""
+    failing the whole sweep, so a sweep still being recorded can be read as far as it goes.
+    With `max_load`, a run whose row recorded a higher 1-minute load at its start is left out
+    (and listed in `left_out`, or else in `skipped`, when given)."""
     if not (folder / INDEX_NAME).exists():
         return []
     # A sweep still being recorded may end in a row cut off mid-write: with a `skipped` list
@@ -121,6 +124,13 @@ def load_sweep(name: str, folder: Path, workload: PySparkWorkload | None, skippe
     runs = []
     for row in index.rows:
         if row.status != "ok":
+            continue
+        load = row.fields.get("loadavg_1m")
+        if max_load is not None and isinstance(load, (int, float)) and not isinstance(load, bool) and load > max_load:
+            listed = left_out if left_out is not None else skipped
+            if listed is not None:
+                listed.append(f"{name}/{row.run_id or row.where}: recorded under a 1-minute load of {load:g} "
+                              f"(--max-load {max_load:g})")
             continue
         try:
             log_path = row.event_log()

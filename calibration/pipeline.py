@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sparkdelay.sim.model.cluster import load_machines
 from sparkdelay.sim.model.job import load_workload
-from sparkdelay.eventlog.discover import find_logs
+from sparkdelay.eventlog.discover import find_logs, recorded_loads
 from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.calibration.fit import ModelFit, _driver, fit_model, model_document
 from sparkdelay.calibration.samples import LogSamples, samples_from_log
@@ -39,17 +39,28 @@ def recorded_workloads(log_args: list[str | Path]) -> dict[Path, PySparkWorkload
 
 
 def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, workload: str | Path | None = None,
-              local_cores: int | None = None, method: str = "linear") -> tuple[ModelFit, dict, list[LogSamples]]:
+              local_cores: int | None = None, method: str = "linear",
+              max_load: float | None = None) -> tuple[ModelFit, dict, list[LogSamples]]:
     """Fit the cost model to every log named by `log_args`; return (fit, model.json dict, per-log samples).
 
     `linear` fits CPU demands recovered under processor sharing; `trace` replays the logs through
     the model's machine and chooses its terms by cross-validation (`calibration.trace_fit`); its
-    choices are in the document's `fit_report.terms`."""
+    choices are in the document's `fit_report.terms`. With `max_load`, runs whose index row
+    recorded a higher 1-minute load at their start are left out (and counted in the notes)."""
     machines = load_machines(cluster)
     if local_cores is not None:
         machines = replace(machines, local_cores=local_cores)
     wl = load_workload(workload)
-    logs = [read_eventlog(p) for p in find_logs(log_args)]
+    paths = find_logs(log_args)
+    loaded: list[Path] = []
+    if max_load is not None:
+        loads = recorded_loads(log_args)
+        loaded = [p for p in paths if loads.get(p.resolve(), 0.0) > max_load]
+        paths = [p for p in paths if p not in loaded]
+        if not paths:
+            raise UserError(f"{' '.join(map(str, log_args))}: every run was recorded under a 1-minute load "
+                            f"above {max_load:g} (--max-load): nothing left to fit")
+    logs = [read_eventlog(p) for p in paths]
     recorded = recorded_workloads(log_args)
     # One --workload for every log; without one, each run's own index row says what its job held.
     wl_of = {log.path: wl or recorded.get(Path(log.path).resolve()) for log in logs}
@@ -65,6 +76,10 @@ def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, wor
     doc = model_document(fit, [s.path for s in per_log], None if cluster is None else str(cluster),
                          None if workload is None else str(workload))
     doc["fit_report"]["local_cores"] = machines.local_cores
+    if loaded:
+        doc["fit_report"]["notes"].append(f"{len(loaded)} run(s) recorded under a 1-minute load above "
+                                          f"{max_load:g} left out (--max-load)")
+        doc["fit_report"]["left_out_under_load"] = [str(p) for p in loaded]
     measured = []
     for log in logs:
         try:

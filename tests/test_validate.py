@@ -63,7 +63,8 @@ def test_validate_command_json(first_runs, tmp_path, capsys):
     logs = [str(p) for _, p in first_runs[:2]]
     assert main(["validate", *logs, "--model", str(model), "--workload", str(WORKLOAD), "--reps", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out["summary"]) == {"runs", "median_ape", "p90_ape", "placement_match", "outside_calibrated_range"}
+    assert set(out["summary"]) == {"runs", "median_ape", "p90_ape", "placement_match", "outside_calibrated_range",
+                                   "under_load"}
     assert out["summary"]["outside_calibrated_range"] == 0   # a model without a calibrated range flags nothing
     assert len(out["runs"]) == 2 and {"measured_sorted", "predicted_sorted_mode", "ape"} <= set(out["runs"][0])
 
@@ -143,3 +144,45 @@ def test_validate_writes_each_runs_simulated_twin(first_runs, tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(p.name for p in (tmp_path / "b").iterdir())
     for p in (tmp_path / "a").iterdir():
         assert p.read_bytes() == (tmp_path / "b" / p.name).read_bytes()
+
+
+def test_a_run_recorded_under_load_is_flagged_and_left_out_on_request(first_runs, tmp_path, capsys):
+    # Two runs of the bundled sweep, one of them recorded (as its row says) with a 1-minute load
+    # of 17.5 on the 2-core machine: validate says so; --max-load leaves it out; so does calibrate.
+    (row_a, log_a), (row_b, log_b) = first_runs[:2]
+    index = tmp_path / "index.jsonl"
+    index.write_text(json.dumps(row_a | {"event_log": str(log_a), "loadavg_1m": 17.5}) + "\n" +
+                     json.dumps(row_b | {"event_log": str(log_b), "loadavg_1m": 0.4}) + "\n")
+    model = tmp_path / "model.json"
+    model.write_text(CostModel().to_json())
+    argv = ["validate", str(index), "--model", str(model), "--workload", str(WORKLOAD),
+            "--cluster", str(RUNS / "cluster.yaml"), "--reps", "1"]
+    assert main(argv + ["--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["summary"]["under_load"] == 1 and out["summary"]["runs"] == 2
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"{row_a['app_id']}: recorded under a 1-minute load of 17.5 on 2 core(s)" in err
+    assert main(argv + ["--max-load", "4", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["summary"]["runs"] == 1
+    assert "1 run(s) recorded under a 1-minute load above 4 left out" in captured.err
+    assert main(["calibrate", str(index), "--workload", str(WORKLOAD), "--max-load", "4",
+                 "-o", str(tmp_path / "fitted.json")]) == 0
+    fitted = json.loads((tmp_path / "fitted.json").read_text())
+    assert fitted["fit_report"]["left_out_under_load"] == [str(log_a)]
+
+
+def test_heldout_leaves_out_runs_recorded_under_load(first_runs, tmp_path):
+    from sparkdelay.calibration.heldout import load_sweep
+
+    (row_a, log_a), (row_b, log_b) = first_runs[:2]
+    (tmp_path / "index.jsonl").write_text(json.dumps(row_a | {"event_log": str(log_a), "loadavg_1m": 17.5}) + "\n" +
+                                          json.dumps(row_b | {"event_log": str(log_b), "loadavg_1m": 0.4}) + "\n")
+    (tmp_path / "cluster.yaml").write_text((RUNS / "cluster.yaml").read_text())
+    workload = load_workload(str(WORKLOAD))
+    assert len(load_sweep("s", tmp_path, workload)) == 2
+    left_out: list[str] = []
+    runs = load_sweep("s", tmp_path, workload, max_load=4.0, left_out=left_out)
+    assert [r.row["run_id"] for r in runs] == [row_b["run_id"]]
+    assert left_out == [f"s/{row_a['run_id']}: recorded under a 1-minute load of 17.5 (--max-load 4)"]

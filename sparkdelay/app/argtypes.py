@@ -91,6 +91,18 @@ def seconds(text: str) -> float:
     return value
 
 
+def load(text: str) -> float:
+    """A 1-minute load average: a finite number >= 0 (nan, -1 refused)."""
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a load such as 2 or 1.5, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a load >= 0, got {text!r}")
+    return value
+
+
 def cores(text: str) -> int:
     """Cores of a worker or machine: at least 1, at most the documented limit."""
     value = positive_int(text)

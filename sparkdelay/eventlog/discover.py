@@ -11,6 +11,8 @@ scanning; otherwise a file counts as a log when its first decompressed bytes are
 
 from __future__ import annotations
 
+import math
+
 import os
 from pathlib import Path
 
@@ -93,4 +95,25 @@ def find_logs(args: list[str | Path]) -> list[Path]:
             if not logs:
                 raise UserError(f"{path}: no Spark event logs found in this folder")
         out.extend(p for p in logs if p not in out)
+    return out
+
+
+def recorded_loads(args: list[str | Path]) -> dict[Path, float]:
+    """Event log (resolved) -> the 1-minute load its `sparkdelay run` row recorded at the run's
+    start, for every index among the arguments (an index.jsonl, or a folder holding one). Real
+    timings on shared cores are only as good as the machine was quiet: a run recorded under load
+    is flagged by `validate` and left out on request (`--max-load`)."""
+    out: dict[Path, float] = {}
+    for arg in args:
+        path = Path(arg)
+        index = path if path.is_file() and path.name.endswith(".jsonl") else path / INDEX_NAME
+        if not index.is_file():
+            continue
+        for row in read_index(index).rows:
+            log, load = row.event_log(), row.fields.get("loadavg_1m")
+            if log is None or load is None:
+                continue
+            if isinstance(load, bool) or not isinstance(load, (int, float)) or not math.isfinite(load) or load < 0:
+                raise UserError(f"{row.where}: loadavg_1m: expected a load >= 0, got {load!r}")
+            out[log.resolve()] = float(load)
     return out

@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from sparkdelay.app.argtypes import cores, input_path, output_file
+from sparkdelay.app.argtypes import cores, input_path, load, output_file
 from sparkdelay.ground.errors import UserError
 
 NAME = "calibrate"
@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--local-cores", type=cores, metavar="N",
                         help="cores of the machine shared by loopback hosts without --cluster (default: this machine's)")
     parser.add_argument("--samples-csv", type=output_file, metavar="CSV", help="also write the per-task samples as CSV")
+    parser.add_argument("--max-load", type=load, metavar="L",
+                        help="leave out runs whose index row recorded a 1-minute load above L at their start")
     parser.add_argument("--method", choices=("linear", "trace"), default="linear",
                         help="linear: CPU demands under processor sharing, fitted linearly (default); trace: the logs "
                              "replayed through the model's machine, terms chosen by cross-validation")
@@ -50,7 +52,8 @@ def run(args) -> int:
     from sparkdelay.calibration.pipeline import calibrate
     from sparkdelay.eventlog.log import write_csv
 
-    fit, doc, per_log = calibrate(args.logs, args.cluster, args.workload, args.local_cores, args.method)
+    fit, doc, per_log = calibrate(args.logs, args.cluster, args.workload, args.local_cores, args.method,
+                                  max_load=args.max_load)
     out = Path(args.output)
     outputs = [("-o", out, lambda p: p.write_text(json.dumps(doc, indent=2) + "\n"))]
     if args.samples_csv:

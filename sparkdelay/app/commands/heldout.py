@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
-from sparkdelay.app.argtypes import input_path, output_file, reps, seed
+from sparkdelay.app.argtypes import input_path, load, output_file, reps, seed
 from sparkdelay.app.bundled import PINNED_RUNS, SHARED_RUNS, WORKLOAD, bundled
 from sparkdelay.ground.errors import UserError
 
@@ -43,6 +44,8 @@ def add_arguments(parser) -> None:
                         help="the fit: linear (default for the bundled sweeps) or trace (default with --corpus)")
     parser.add_argument("--reps", type=reps, default=20, help="simulations per measured run (default 20)")
     parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--max-load", type=load, metavar="L",
+                        help="leave out runs whose index row recorded a 1-minute load above L at their start")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("-o", "--output", type=output_file, metavar="FILE", help="also write the JSON here")
 
@@ -61,8 +64,11 @@ def run(args) -> int:
     if args.corpus:
         return _corpus(args)
     workload = load_workload(args.workload)
-    shared = load_sweep("shared", Path(args.shared), workload)
-    pinned = load_sweep("pinned", Path(args.pinned), workload)
+    left_out: list[str] = []
+    shared = load_sweep("shared", Path(args.shared), workload, max_load=args.max_load, left_out=left_out)
+    pinned = load_sweep("pinned", Path(args.pinned), workload, max_load=args.max_load, left_out=left_out)
+    if left_out:
+        print(f"note: {len(left_out)} run(s) left out (--max-load {args.max_load:g})", file=sys.stderr)
     if not shared:
         raise UserError(f"{args.shared}: no finished runs (index.jsonl with event logs) to fit on")
     doc = result_document(heldout_tests(shared, pinned, args.reps, args.seed, args.method or "linear"))
@@ -108,7 +114,7 @@ def _corpus(args) -> int:
     if not corpus.is_dir() or not workloads(corpus):
         raise UserError(f"{corpus}: no workloads (<job>/shared/index.jsonl) in this folder")
     skipped: list[str] = []
-    results = corpus_heldout(corpus, args.reps, args.seed, args.method or "trace", args.job, skipped)
+    results = corpus_heldout(corpus, args.reps, args.seed, args.method or "trace", args.job, skipped, args.max_load)
     doc = {"corpus": str(corpus), "method": args.method or "trace", "skipped": skipped,
            "workloads": [dict(result_document(r), workload=r["workload"]) for r in results]}
     return emit(doc, args, _print_corpus)

@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import math
 import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
-from sparkdelay.app.argtypes import input_path, reps, seed
+from sparkdelay.app.argtypes import input_path, load, reps, seed
 from sparkdelay.app.commands.history import log_folders, start_command
 from sparkdelay.app.simlog import CODECS, DEFAULT_CODEC, check_folder
 from sparkdelay.ground.errors import UserError
@@ -39,6 +40,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--reps", type=reps, default=20, help="simulations per measured run (default 20)")
     parser.add_argument("--seed", type=seed, default=0, help="base seed of the simulations (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument("--max-load", type=load, metavar="L",
+                        help="leave out runs whose index row recorded a 1-minute load above L at their start")
     parser.add_argument("--event-log", type=input_path, metavar="DIR",
                         help="write each run's simulated twin (the model's simulation of it, seed --seed) as a "
                              "Spark event log into DIR, to open next to the real run in the History Server")
@@ -53,7 +56,7 @@ def _vector(values) -> str:
 def run(args) -> int:
     # Imported here, not at the top: the CLI imports every command module to build its parser,
     # and validation (model, event-log reader) would add about 0.4 s to `sparkdelay --help`.
-    from sparkdelay.eventlog.discover import find_logs
+    from sparkdelay.eventlog.discover import find_logs, recorded_loads
     from sparkdelay.calibration.twins import write_twin
     from sparkdelay.calibration.validate import compare, error_summary, load_runs, outside_range
     from sparkdelay.real.history import stages_url
@@ -69,19 +72,34 @@ def run(args) -> int:
         raise UserError(f"{args.model}: calibrated_range: expected lists of whole numbers "
                         f"(machine_cores, threads; executors and partitions as [min, max])")
     twin_dir = check_folder(args.event_log, args.event_log_codec) if args.event_log else None
-    runs = load_runs(find_logs(args.logs), load_machines(args.cluster), load_workload(args.workload))
+    logs = find_logs(args.logs)
+    loads = recorded_loads(args.logs)
+    if args.max_load is not None:
+        kept = [p for p in logs if loads.get(p.resolve(), 0.0) <= args.max_load]
+        if len(kept) < len(logs):
+            print(f"note: {len(logs) - len(kept)} run(s) recorded under a 1-minute load above {args.max_load:g} "
+                  f"left out (--max-load)", file=sys.stderr)
+        logs = kept
+    runs = load_runs(logs, load_machines(args.cluster), load_workload(args.workload))
     if not runs:   # an empty index: "0 runs" with exit 0 would read as a validation that passed
         raise UserError(f"{' '.join(args.logs)}: no measured runs to validate (empty index or no event logs)")
     comparisons = []
     for r in tqdm(runs, desc="validate", unit="run", disable=args.json or not sys.stderr.isatty()):
         c = compare(r, model, args.reps, args.seed)
         c.extra["outside_calibrated_range"] = outside_range(r, calibrated)
+        load = loads.get(Path(r.log).resolve())
+        if load is not None:
+            c.extra["loadavg_1m"] = load
+            # More runnable processes than the machine has cores before the run even started:
+            # its timing measures the machine's other work too.
+            c.extra["under_load"] = load > sum(m.cores for m in r.cluster.machines)
         if twin_dir is not None:
             twin = write_twin(r, model, twin_dir, args.seed, args.event_log_codec, model_label=args.model)
             c.extra.update(twin_app_id=twin.app_id, twin_log=str(twin.path))
         comparisons.append(c)
     summary = error_summary(comparisons)
     summary["outside_calibrated_range"] = sum(1 for c in comparisons if c.extra["outside_calibrated_range"])
+    summary["under_load"] = sum(1 for c in comparisons if c.extra.get("under_load"))
     command = start_command(log_folders(args.logs) + [str(twin_dir)]) if twin_dir is not None else None
     if args.json:
         # The twin beside the run's own app id, not only under "extra", where a reader of the pair looks.
@@ -103,6 +121,10 @@ def run(args) -> int:
         if c.extra["outside_calibrated_range"]:
             print(f"  {c.app_id}: outside the model's calibrated range ({'; '.join(c.extra['outside_calibrated_range'])}): "
                   f"an extrapolation", file=sys.stderr)
+        if c.extra.get("under_load"):
+            cores = sum(m.cores for m in next(r for r in runs if r.app_id == c.app_id).cluster.machines)
+            print(f"  {c.app_id}: recorded under a 1-minute load of {c.extra['loadavg_1m']:g} on {cores} core(s): "
+                  f"its timing includes other work (--max-load to leave such runs out)", file=sys.stderr)
     fmt = lambda x: "n/a" if math.isnan(x) else f"{x:.1%}"
     print(f"{summary['runs']} runs: median APE {fmt(summary['median_ape'])}, p90 APE {fmt(summary['p90_ape'])}, "
           f"placement match {fmt(summary['placement_match'])}")
