@@ -29,15 +29,6 @@ def seed(text: str) -> int:
     return value
 
 
-def reps(text: str) -> int:
-    """Repetitions per point: at least 1, at most the documented limit (10^9 would run for years)."""
-    value = positive_int(text)
-    top = int(LIMITS["reps"].maximum)
-    if value > top:
-        raise argparse.ArgumentTypeError(f"must be at most {top:,} (README, Limits), got {value}")
-    return value
-
-
 def port(text: str) -> int:
     """A TCP port, 0 .. 65535 (0: any free port, where the option says so)."""
     try:
@@ -78,37 +69,31 @@ def output_file(text: str) -> str:
     return text
 
 
-def seconds(text: str) -> float:
-    """A time in seconds: a finite number > 0, at most the documented limit (nan, -5, 1e30 refused)."""
+def _finite(text: str, expected: str) -> float:
     import math
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A time in seconds: a finite number > 0, at most the documented limit (nan, -5, 1e30 refused)."""
+    value = _finite(text, "seconds")
     top = LIMITS["seconds"].maximum
-    if not math.isfinite(value) or not 0 < value <= top:
+    if not 0 < value <= top:
         raise argparse.ArgumentTypeError(f"expected seconds > 0 and at most {top:,.0f} (README, Limits), got {text!r}")
     return value
 
 
 def load(text: str) -> float:
     """A 1-minute load average: a finite number >= 0 (nan, -1 refused)."""
-    import math
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a load such as 2 or 1.5, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
+    value = _finite(text, "a load such as 2 or 1.5")
+    if value < 0:
         raise argparse.ArgumentTypeError(f"expected a load >= 0, got {text!r}")
-    return value
-
-
-def cores(text: str) -> int:
-    """Cores of a worker or machine: at least 1, at most the documented limit."""
-    value = positive_int(text)
-    top = int(LIMITS["cores"].maximum)
-    if value > top:
-        raise argparse.ArgumentTypeError(f"must be at most {top:,} (README, Limits), got {value}")
     return value
 
 
@@ -137,3 +122,8 @@ def names_required(parser, *options: str) -> None:
     is refused instead of read as the option not given."""
     for option in options:
         parser._option_string_actions[option].type = input_path
+
+
+# Repetitions per point (10^9 would run for years) and cores of a worker or machine.
+reps = bounded("reps")
+cores = bounded("cores")
