@@ -32,8 +32,9 @@ open-loop (the other tasks' CPU phases are the recorded ones, not the predicted 
 closed-loop replay (every machine an exact processor-sharing schedule of the predicted phases)
 was tried on the differential cases and predicted their held-out job times worse (7.4 % median
 against 5.9 % with the same terms), its errors compounding where many tasks share the cores. Which terms a
-workload needs is chosen by cross-validation over its runs (`select_terms`): a term is kept
-only if adding it lowers the held-out error of the runs' job spans.
+workload needs is chosen by cross-validation over its runs (`select_terms`, stepwise forward
+then backward): a term is kept only if the held-out runs' task durations are predicted better
+with it.
 """
 
 from __future__ import annotations
