@@ -153,7 +153,11 @@ WRONG_TYPES = {
 
 @pytest.mark.parametrize("case", WRONG_TYPES, ids=list(WRONG_TYPES))
 def test_eventlog_field_of_wrong_type(tmp_path, capsys, events, case):
-    mutate, field = WRONG_TYPES[case]
+    mutated_log_is_refused(tmp_path, capsys, events, *WRONG_TYPES[case])
+
+
+def mutated_log_is_refused(tmp_path, capsys, events, mutate, field) -> None:
+    """validate of the real run's log, changed by `mutate`, is one line naming the log and `field`."""
     evs = json.loads(json.dumps(events))
     mutate(evs)
     log = write_log(tmp_path / "app.log", evs)
@@ -400,11 +404,7 @@ ABSURD_ATTEMPTS = {
 
 @pytest.mark.parametrize("case", ABSURD_ATTEMPTS, ids=list(ABSURD_ATTEMPTS))
 def test_eventlog_absurd_attempts_and_results(tmp_path, capsys, events, case):
-    mutate, field = ABSURD_ATTEMPTS[case]
-    evs = json.loads(json.dumps(events))
-    mutate(evs)
-    log = write_log(tmp_path / "app.log", evs)
-    refused(capsys, validate(log), log, field)
+    mutated_log_is_refused(tmp_path, capsys, events, *ABSURD_ATTEMPTS[case])
 
 
 def test_nan_in_json_names_its_field(tmp_path, capsys, events):

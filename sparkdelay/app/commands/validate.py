@@ -92,7 +92,8 @@ def run(args) -> int:
             c.extra["loadavg_1m"] = load
             # More runnable processes than the machine has cores before the run even started:
             # its timing measures the machine's other work too.
-            c.extra["under_load"] = load > sum(m.cores for m in r.cluster.machines)
+            c.extra["machine_cores"] = sum(m.cores for m in r.cluster.machines)
+            c.extra["under_load"] = load > c.extra["machine_cores"]
         if twin_dir is not None:
             twin = write_twin(r, model, twin_dir, args.seed, args.event_log_codec, model_label=args.model)
             c.extra.update(twin_app_id=twin.app_id, twin_log=str(twin.path))
@@ -122,8 +123,8 @@ def run(args) -> int:
             print(f"  {c.app_id}: outside the model's calibrated range ({'; '.join(c.extra['outside_calibrated_range'])}): "
                   f"an extrapolation", file=sys.stderr)
         if c.extra.get("under_load"):
-            cores = sum(m.cores for m in next(r for r in runs if r.app_id == c.app_id).cluster.machines)
-            print(f"  {c.app_id}: recorded under a 1-minute load of {c.extra['loadavg_1m']:g} on {cores} core(s): "
+            print(f"  {c.app_id}: recorded under a 1-minute load of {c.extra['loadavg_1m']:g} on "
+                  f"{c.extra['machine_cores']} core(s): "
                   f"its timing includes other work (--max-load to leave such runs out)", file=sys.stderr)
     fmt = lambda x: "n/a" if math.isnan(x) else f"{x:.1%}"
     print(f"{summary['runs']} runs: median APE {fmt(summary['median_ape'])}, p90 APE {fmt(summary['p90_ape'])}, "
