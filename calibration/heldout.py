@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sparkdelay.ground.errors import UserError
@@ -26,7 +26,7 @@ from sparkdelay.ground.sparkconf import parse_duration_ms
 from sparkdelay.sim.model.costs import CostModel
 
 from sparkdelay.eventlog.reader import read_eventlog
-from sparkdelay.eventlog.run_index import INDEX_NAME, IndexRow, read_index, row_int
+from sparkdelay.eventlog.run_index import INDEX_NAME, IndexRow, read_index, row_int, row_partitioner
 from sparkdelay.calibration.fit import _driver, fit_model
 from sparkdelay.calibration.trace_fit import TraceRun, calibrate_traces, trace_run
 from sparkdelay.sim.model.cluster import MachineMap, load_machines
@@ -98,7 +98,8 @@ def row_workload(fields: dict, where: str) -> PySparkWorkload:
     if not isinstance(version, str):
         raise UserError(f"{where}: python_version: expected a version such as \"3.11\", got {version!r}")
     return PySparkWorkload(keys, row_int(fields, "python_hash_seed", where, 0, "hash_seed", default=0), version,
-                           row_int(fields, "map_slices", where, 1, "tasks", default=1), threads=threads, source=where)
+                           row_int(fields, "map_slices", where, 1, "tasks", default=1), threads=threads, source=where,
+                           partitioner=row_partitioner(fields, where))
 
 
 def load_sweep(name: str, folder: Path, workload: PySparkWorkload | None, skipped: list[str] | None = None,
@@ -138,7 +139,9 @@ def load_sweep(name: str, folder: Path, workload: PySparkWorkload | None, skippe
                 # A run recorded as ok has a log; without it the sweep is not what its index says.
                 raise UserError(f"{row.where}: event_log: {log_path} does not exist (the run is recorded as ok)")
             log = read_eventlog(log_path)
-            wl = workload or row_workload(row.fields, row.where)
+            # A workload file gives the keys; how partitionBy split them is the row's (hash before the field).
+            wl = replace(workload, partitioner=row_partitioner(row.fields, row.where)) if workload else \
+                row_workload(row.fields, row.where)
             measured = measured_run(log, machines, wl)
             _check_row(row, measured)
             runs.append(Run(name, row.fields, measured, samples_from_log(log, machines, wl),

@@ -17,7 +17,7 @@ from sparkdelay.calibration.fit import ModelFit, _driver, fit_model, model_docum
 from sparkdelay.calibration.samples import LogSamples, samples_from_log
 from sparkdelay.calibration.heldout import row_workload
 from sparkdelay.calibration.trace_fit import calibrate_traces, trace_run
-from sparkdelay.eventlog.run_index import read_index
+from sparkdelay.eventlog.run_index import read_index, recorded_partitioners
 from sparkdelay.sim.model.job import PySparkWorkload
 from sparkdelay.calibration.validate import calibrated_range, measured_run
 from sparkdelay.ground.errors import UserError
@@ -36,6 +36,12 @@ def recorded_workloads(log_args: list[str | Path]) -> dict[Path, PySparkWorkload
                 if log is not None and "key_format" in row.fields:
                     out[log.resolve()] = row_workload(row.fields, row.where)
     return out
+
+
+def _with_partitioner(workload: PySparkWorkload | None, partitioner: str | None) -> PySparkWorkload | None:
+    if workload is None or partitioner is None:
+        return workload
+    return replace(workload, partitioner=partitioner)
 
 
 def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, workload: str | Path | None = None,
@@ -63,7 +69,10 @@ def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, wor
     logs = [read_eventlog(p) for p in paths]
     recorded = recorded_workloads(log_args)
     # One --workload for every log; without one, each run's own index row says what its job held.
-    wl_of = {log.path: wl or recorded.get(Path(log.path).resolve()) for log in logs}
+    # How partitionBy split the keys (hash or even) is always the row's, where a row recorded it.
+    parts = recorded_partitioners(log_args)
+    wl_of = {log.path: _with_partitioner(wl or recorded.get(Path(log.path).resolve()),
+                                         parts.get(Path(log.path).resolve())) for log in logs}
     per_log = [samples_from_log(log, machines, wl_of[log.path]) for log in logs]
     tasks = [t for s in per_log for t in s.tasks]
     jobs = [j for s in per_log for j in s.jobs]
@@ -83,7 +92,7 @@ def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, wor
     measured = []
     for log in logs:
         try:
-            measured.append(measured_run(log, machines, wl_of[log.path]))
+            measured.append(measured_run(log, machines, wl_of[log.path], parts.get(Path(log.path).resolve())))
         except UserError:
             pass   # a log validation cannot simulate adds nothing to the range it can vouch for
     doc["calibrated_range"] = calibrated_range(measured)

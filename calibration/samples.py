@@ -77,6 +77,12 @@ def samples_from_log(log: EventLog, machines: MachineMap, workload: PySparkWorkl
             skipped += 1
             continue
         result, maps = stages
+        if len(maps) != 1:
+            # A chain of shuffles (wordcount, sqlagg): its "map" stages would be fitted as one map
+            # side and its last stage as the only reduce, a silently wrong model; as validate does.
+            raise UserError(f"{log.path}: job {job.job_id} has {len(maps)} map stages "
+                            f"({', '.join(str(s.stage_id) for s in maps)}) before result stage {result.stage_id}; "
+                            f"only one shuffle is modelled (`sparkdelay whatif` models any job shape)")
         reduce_tasks = _finished(log, result)
         tasks += _reduce_samples(sampler, job, result, reduce_tasks, workload)
         tasks += _map_samples(sampler, job, maps, workload)

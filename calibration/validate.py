@@ -116,15 +116,15 @@ def registered_before(executor, job) -> float:
     return max(0.0, (job.submission_ms - executor.added_ms) / 1000.0)
 
 
-def measured_run(log: EventLog, machines: MachineMap, workload: PySparkWorkload | None) -> MeasuredRun:
+def logged_cluster(log: EventLog, machines: MachineMap, job, local_mode: bool = False) -> ClusterSpec:
+    """The cluster a log ran on, as of `job`'s submission: its executors (not the driver's), their
+    hosts and cores, which hosts share a machine (`machines`), the Spark version and the
+    scheduler keys of its properties. With `local_mode`, a log whose only executor is the
+    driver (`local[N]`) runs on it."""
     where = log.path
-    measured = measured_job(log)
-    if measured is None:
-        raise UserError(f"{where}: no successful parallelize -> partitionBy job (a job with a shuffle) in the log")
-    job, result, maps = measured.job, measured.result, measured.maps
-    if len(maps) != 1:
-        raise UserError(f"{where}: job {job.job_id} has {len(maps)} map stages; only one shuffle is modelled")
     executors = [e for e in log.executors if e.executor_id != "driver"]
+    if not executors and local_mode:
+        executors = [e for e in log.executors if e.executor_id == "driver"]
     if not executors:
         raise UserError(f"{where}: no executor was added in this log")
     version = _version(log.spark_version, where)
@@ -134,12 +134,27 @@ def measured_run(log: EventLog, machines: MachineMap, workload: PySparkWorkload 
     slots = Counter()
     for e in executors:
         slots[e.host] += e.cores
-    cluster = ClusterSpec.make(
+    return ClusterSpec.make(
         version, config,
         # The measured job waits until every executor has registered before it submits; how
         # long before is what their JVMs' warm-up still has to do (`executor_warmup_s`).
         [ExecutorSpec(e.executor_id, e.host, e.cores, 0.0, registered_before(e, job)) for e in executors],
         _machines(hosts, slots, machines), where=where)
+
+
+def measured_run(log: EventLog, machines: MachineMap, workload: PySparkWorkload | None,
+                 partitioner: str | None = None) -> MeasuredRun:
+    """The run a log recorded, as the model simulates it. `partitioner` is how its partitionBy split
+    the keys (its index row's, `sparkdelay run --partitioner`); None: the workload's (hash by default)."""
+    where = log.path
+    measured = measured_job(log)
+    if measured is None:
+        raise UserError(f"{where}: no successful parallelize -> partitionBy job (a job with a shuffle) in the log")
+    job, result, maps = measured.job, measured.result, measured.maps
+    if len(maps) != 1:
+        raise UserError(f"{where}: job {job.job_id} has {len(maps)} map stages; only one shuffle is modelled "
+                        f"(`sparkdelay whatif` models any job shape)")
+    cluster = logged_cluster(log, machines, job)
 
     reduce_tasks = [t for t in log.tasks if t.stage_id == result.stage_id and t.stage_attempt == result.attempt
                     and t.succeeded]
@@ -152,11 +167,12 @@ def measured_run(log: EventLog, machines: MachineMap, workload: PySparkWorkload 
     # A workload file that does not state the item size leaves it to the log's shuffle bytes.
     item_bytes = assumed.item_bytes or int(nbytes / len(assumed.keys))
     run_workload = PySparkWorkload(assumed.keys, seed, assumed.python_version, maps[0].num_tasks,
-                                   max(item_bytes, 1), blas_threads(log, workload), source=assumed.source)
+                                   max(item_bytes, 1), blas_threads(log, workload), source=assumed.source,
+                                   partitioner=partitioner or assumed.partitioner)
     pyjob = PySparkJob(run_workload, result.num_tasks)
     _check_items(where, pyjob, reduce_tasks, records, workload is not None)
 
-    counts = {h: 0 for h in hosts}
+    counts = {h: 0 for h in cluster.hosts}
     locality = Counter()
     for t in reduce_tasks:
         counts[t.host] = counts.get(t.host, 0) + 1
@@ -307,8 +323,12 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
-def load_runs(paths: list[Path], machines: MachineMap, workload: PySparkWorkload | None) -> list[MeasuredRun]:
-    return [measured_run(read_eventlog(p), machines, workload) for p in paths]
+def load_runs(paths: list[Path], machines: MachineMap, workload: PySparkWorkload | None,
+              partitioners: dict[Path, str] | None = None) -> list[MeasuredRun]:
+    """The runs of `paths`; `partitioners` (resolved log -> hash | even, `recorded_partitioners`)
+    says how each run's partitionBy split its keys where an index row recorded it."""
+    partitioners = partitioners or {}
+    return [measured_run(read_eventlog(p), machines, workload, partitioners.get(Path(p).resolve())) for p in paths]
 
 
 __all__ = ["MeasuredRun", "Placement", "RunComparison", "compare", "load_runs", "measured_run", "percentile",

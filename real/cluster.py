@@ -76,6 +76,7 @@ class Cluster:
 
     def __init__(self, state_dir: Path | str = DEFAULT_STATE_DIR):
         self.dir = Path(state_dir)
+        self._log_offsets: dict[str, int] = {}   # daemon -> size of its log before this start
 
     # -- paths ---------------------------------------------------------------------------
     @property
@@ -229,6 +230,9 @@ class Cluster:
                 os.sched_setaffinity(0, set(cpus))
 
         cmd = [str(spark_class()), *args]
+        # The log is appended to: a stopped cluster's lines (its "elected leader") stay above, so
+        # the wait for this daemon reads only what it writes from here on.
+        self._log_offsets[name] = log.stat().st_size if log.exists() else 0
         with open(log, "ab") as out:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -241,10 +245,13 @@ class Cluster:
         log = self.logfile(name)
         rec = procs.read_pidfile(self.pidfile(name))
         deadline = time.monotonic() + timeout_s
+        offset = self._log_offsets.get(name, 0)
         while time.monotonic() < deadline:
             try:
-                if needle in log.read_text(errors="replace"):
-                    return
+                with open(log, "rb") as f:
+                    f.seek(offset)
+                    if needle in f.read().decode(errors="replace"):
+                        return
             except OSError:
                 pass
             if rec is None or not procs.is_alive(rec):

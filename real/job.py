@@ -2,8 +2,9 @@
 
 One run = one fresh SparkContext: build the keyed items (MNIST shards, with the job's cached
 weights, or small payloads; `real.workloads`), `sc.parallelize(items, map_slices)` (1 slice by
-default, as in the study, so all shuffle output sits on one executor), `.partitionBy(P)`, run
-the job's function on every partition in `mapPartitions` (Chainer inference by default),
+default, as in the study, so all shuffle output sits on one executor), `.partitionBy(P)` (with
+`--partitioner even`, `.partitionBy(P, position of the key in the key list)`: item i goes to
+partition i % P), run the job's function on every partition in `mapPartitions` (Chainer inference by default),
 collect one row per item and check that every item came back once. Before the job, it waits until all N executors have registered, so that N nodes
 means N. The result (timings, app id, accuracy, per-item rows) is written as JSON to
 `--result`; the exit status says what went wrong (see `EXIT_*`). Started by `real.runner`
@@ -25,6 +26,7 @@ from sparkdelay.real import lenet
 from sparkdelay.real import model as mlp
 from sparkdelay.real.workloads import DEFAULT_JOB, JOBS, job_named, partition_function, small_items
 from sparkdelay.sim.model.study import STUDY_ITEMS, STUDY_KEY_FORMAT
+from sparkdelay.sim.policy.pyspark_partitioning import PARTITIONERS, even_partition_func
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -43,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--cores", type=int, default=8, help="spark.executor.cores")
     p.add_argument("--executor-memory", default="1g", help="spark.executor.memory")
     p.add_argument("--partitions", type=int, required=True, help="P of partitionBy(P)")
+    p.add_argument("--partitioner", default="hash", choices=list(PARTITIONERS),
+                   help="partitionBy's function: hash (portable_hash) or even (the key's position)")
     p.add_argument("--wait", default="3s", help="spark.locality.wait")
     p.add_argument("--items", type=int, default=STUDY_ITEMS)
     p.add_argument("--key-format", default=STUDY_KEY_FORMAT)
@@ -161,8 +165,14 @@ def _run(args, result: dict, program_start: float) -> int:
                           error=f"only {len(hosts)} of {args.nodes} executors registered: {hosts}")
             return EXIT_EXECUTORS
         weights_bc = sc.broadcast(weights) if weights is not None else None
-        rdd = (sc.parallelize(items, args.map_slices)
-                 .partitionBy(args.partitions)
+        partitioned = sc.parallelize(items, args.map_slices)
+        if args.partitioner == "even":
+            # The key's position in parallelize order, from a dict built here and shipped in the
+            # function's closure; PySpark buckets by partitionFunc(key) % P, so item i -> i % P.
+            partitioned = partitioned.partitionBy(args.partitions, even_partition_func(expected))
+        else:
+            partitioned = partitioned.partitionBy(args.partitions)
+        rdd = (partitioned
                  .mapPartitions(partition_function(job, args.work_repeat, weights_bc,
                                                    wpath.stem if wpath is not None else "")))
         result["collect_start"] = time.time()

@@ -33,6 +33,7 @@ class JobShape:
     python_hash_seed: str = "0"
     test_limit: int | None = None
     mnist_dir: str | None = None
+    partitioner: str = "hash"         # partitionBy's function: hash (portable_hash) or even (key position)
 
     def digest(self) -> str:
         fields = asdict(self)
@@ -40,6 +41,9 @@ class JobShape:
         # digest keeps their ids, so such a sweep still resumes.
         if fields["job"] == DEFAULT_JOB:
             del fields["job"]
+        # Likewise runs recorded before --partitioner were all hash; even gets ids of its own.
+        if fields["partitioner"] == "hash":
+            del fields["partitioner"]
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
 
 

@@ -4,7 +4,9 @@ The driver is `python -m sparkdelay.real.job` with this interpreter, `PYSPARK_PY
 `PYTHONHASHSEED` fixed, in its own session so a timeout can end it and everything it
 forked (`procs.end_tree`). Whatever happens (crash, timeout, lost executor, missing items), the
 run yields a row with a status: the JSON the driver wrote, the measured job duration and the
-reduce tasks per host from the event log (`logged_run`), the driver-side wall time.
+reduce tasks per host from the event log (`logged_run`), the driver-side wall time. A multi-stage job
+(`real.workloads.Job.driver` "dag_jobs") is driven by `python -m sparkdelay.real.dag_jobs` with the
+same result JSON and exit codes; its row has its own parameters and the application's job time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psutil
+
 from sparkdelay.ground.errors import UserError
 from sparkdelay.real import procs
 from sparkdelay.real.job import EXIT_EXECUTORS, EXIT_INCOMPLETE
@@ -30,8 +34,11 @@ from sparkdelay.real.workloads import job_named
 def driver_command(spec: RunPoint, master: str, out: Path, result: Path, codec: str,
                    register_wait: str = "120s") -> list[str]:
     s = spec.shape
+    if job_named(s.job).driver != "job":
+        return _dag_driver_command(spec, master, out, result, codec, register_wait)
     cmd = [sys.executable, "-m", "sparkdelay.real.job", "--master", master, "--nodes", str(spec.nodes),
-           "--cores", str(s.cores), "--partitions", str(spec.partitions), "--wait", spec.wait,
+           "--cores", str(s.cores), "--partitions", str(spec.partitions), "--partitioner", s.partitioner,
+           "--wait", spec.wait,
            "--job", s.job, "--items", str(s.items), "--key-format", s.key_format, "--map-slices", str(s.map_slices),
            "--work-repeat", str(s.work_repeat), "--eventlog-dir", str(out / "eventlogs"),
            "--eventlog-codec", codec, "--register-wait", register_wait,
@@ -43,22 +50,95 @@ def driver_command(spec: RunPoint, master: str, out: Path, result: Path, codec: 
     return cmd
 
 
+def _dag_driver_command(spec: RunPoint, master: str, out: Path, result: Path, codec: str,
+                        register_wait: str) -> list[str]:
+    """The multi-stage jobs' driver (`real.dag_jobs`): no items, keys or MNIST to pass."""
+    s = spec.shape
+    return [sys.executable, "-m", f"sparkdelay.real.{job_named(s.job).driver}", "--master", master,
+            "--nodes", str(spec.nodes), "--cores", str(s.cores), "--partitions", str(spec.partitions),
+            "--wait", spec.wait, "--job", s.job, "--map-slices", str(s.map_slices),
+            "--work-repeat", str(s.work_repeat), "--eventlog-dir", str(out / "eventlogs"),
+            "--eventlog-codec", codec, "--register-wait", register_wait,
+            "--app-name", f"sparkdelay {spec.run_id}", "--result", str(result)]
+
+
+PROBE_LOOPS = 3_000_000
+
+
+def cpu_probe_ms() -> float:
+    """Milliseconds one core takes for a fixed pure-Python loop, just before a run: what this
+    machine's cores deliver in this sitting (a VM on shared hardware ran the same sweep twice as
+    fast 13 hours later; data/corpus/README.md), recorded so sittings can be told apart."""
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(PROBE_LOOPS):
+        total += i
+    return round((time.perf_counter() - t0) * 1000.0, 1)
+
+
+def steal_share(before, after) -> float | None:
+    """The share of CPU time the hypervisor gave to others during the run (Linux "steal")."""
+    if not hasattr(before, "steal"):
+        return None
+    total = sum(after) - sum(before)
+    return round((after.steal - before.steal) / total, 4) if total > 0 else 0.0
+
+
 def run_one(spec: RunPoint, master: str, out: Path, codec: str = "zstd", timeout_s: float = 600.0,
             keep_logs: bool = False, register_wait: str = "120s") -> dict:
     """Run one configuration; its index row, whatever happened."""
     paths = _RunPaths.prepare(Path(out).resolve(), spec.run_id)
-    started, load = time.time(), os.getloadavg()
+    probe_ms = cpu_probe_ms()
+    started, load, cpu_before = time.time(), os.getloadavg(), psutil.cpu_times()
     ended = _drive(driver_command(spec, master, paths.out, paths.result, codec, register_wait), _driver_env(spec),
                   paths.driver_log, timeout_s)
     wall = time.time() - started
     res = _take_result(paths.result)
     status, error = _status(ended, res, paths.driver_log)
     row = _row(spec, master, res, status, error, ended.code, started, wall, load[0])
+    row["cpu_probe_ms"] = probe_ms
+    row["cpu_steal_share"] = steal_share(cpu_before, psutil.cpu_times())
+    if job_named(spec.shape.job).driver != "job":
+        return _dag_row(row, res, paths, keep_logs)
     if res.get("app_id"):
         _add_event_log(row, paths.out, res["app_id"])
     # Per item: [partition, correct, n, seconds] -- enough to see F13's uneven partitions.
     row["item_results"] = {r["key"]: [r["partition"], r["correct"], r["n"], round(r["seconds"], 3)]
                            for r in sorted(res.get("rows") or [], key=lambda r: r["key"])}
+    if row["status"] == "ok" and not keep_logs:
+        paths.driver_log.unlink(missing_ok=True)
+    else:
+        row["driver_log"] = str(paths.driver_log.relative_to(paths.out))
+    return row
+
+
+# Row fields of the study's shape that a multi-stage job has no value for: left out of its row
+# (not null), so no reader takes it for a one-shuffle run with items and keys (its shuffles
+# partition by PySpark's portable_hash or Spark SQL's hash, not by --partitioner).
+_SHAPE_ONLY_FIELDS = ("items", "key_format", "test_limit", "mnist_dir", "partitioner", "accuracy", "item_accuracy",
+                      "items_returned")
+
+
+def _dag_row(row: dict, res: dict, paths: _RunPaths, keep_logs: bool) -> dict:
+    """A multi-stage job's row: the common fields, its own parameters and answer size, and from
+    its event log the application's job time (not `job_duration_ms`, which stays the one-shuffle
+    measured job's and is null here), its jobs, shuffles and stages."""
+    from sparkdelay.real.dag_jobs import DURATION_DEFINITION, DURATION_FIELD, dag_row_fields, logged_dag_run
+    for name in _SHAPE_ONLY_FIELDS:
+        row.pop(name, None)
+    row.update(job_params=res.get("job_params"), answer_rows=res.get("answer_rows"),
+               duration_field=DURATION_FIELD, duration_definition=DURATION_DEFINITION, **{DURATION_FIELD: None})
+    path = find_log(paths.out / "eventlogs", res["app_id"]) if res.get("app_id") else None
+    if path is not None:
+        row["event_log"] = str(path.relative_to(paths.out))
+        try:
+            row.update(dag_row_fields(logged_dag_run(path)))
+        except (UserError, OSError) as exc:   # as _add_event_log: recorded, and the run is not ok
+            row["error"] = ((row["error"] or "") + f" event log unreadable: {exc}").strip()
+            if row["status"] == "ok":
+                row["status"] = "eventlog-unreadable"
+        if row["status"] == "ok" and row.get("executors_removed"):
+            row["status"] = "ok-executor-lost"
     if row["status"] == "ok" and not keep_logs:
         paths.driver_log.unlink(missing_ok=True)
     else:
@@ -154,6 +234,7 @@ def _row(spec: RunPoint, master: str, res: dict, status: str, error: str | None,
         "nodes": spec.nodes, "partitions": spec.partitions, "wait": spec.wait, "wait_ms": spec.wait_ms,
         "rep": spec.rep, "job": s.job, "executor_env": job_named(s.job).executor_env,
         "task_threads": task_threads(s), "items": s.items, "key_format": s.key_format, "map_slices": s.map_slices,
+        "partitioner": s.partitioner,
         "work_repeat": s.work_repeat, "cores": s.cores, "memory": s.memory, "pin": s.pin,
         "python_hash_seed": s.python_hash_seed, "test_limit": s.test_limit, "mnist_dir": s.mnist_dir,
         # the workers' CPython (PYSPARK_PYTHON is this interpreter): it decides portable_hash

@@ -57,7 +57,9 @@ def find_java() -> str:
 def java_major(java: str) -> int:
     """Major version from `java -version` (`"17.0.15"` -> 17, old style `"1.8.0"` -> 8)."""
     try:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+        # A small heap: a version probe need not reserve a quarter of the machine's memory, which
+        # fails under an address-space limit (ulimit -v; the fuzz tests run commands under one).
+        out = subprocess.run([java, "-Xmx64m", "-version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UserError(f"cannot run {java} -version: {exc}") from None
     text = out.stderr + out.stdout

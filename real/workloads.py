@@ -13,6 +13,11 @@ they cover the effects a cost model must carry to a job it was not fitted on:
 | `sleep` | `time.sleep(repeat x 10 ms)` | time that is not CPU (does not share cores) |
 | `pyloop` | `repeat x 100,000` iterations of a pure-Python loop | CPU-bound without numpy or Chainer imports |
 
+Two more jobs are not that shape: `wordcount` (RDD: reduceByKey, join, groupByKey: 3 shuffles) and
+`sqlagg` (DataFrame groupBy/agg, join, groupBy with Python UDFs: 3 shuffles) are one action over
+several shuffles of P partitions each, run by their own driver, `real.dag_jobs` (`Job.driver`);
+their `repeat` is work units per record (see there), and `--items`/`--key-format` do not apply.
+
 A job's `repeat` default makes one item cost roughly half a second on this project's 2-core
 machine. The partition function runs inside PySpark's Python workers, so it imports Chainer
 there, lazily: the driver-side module imports nothing heavy.
@@ -45,6 +50,7 @@ class Job:
     executor_env: dict = field(default_factory=dict)
     uses_mnist: bool = True        # items are MNIST shards (else: small integer payloads)
     uses_weights: str | None = None   # "mlp" or "lenet": the driver trains/caches these weights
+    driver: str = "job"            # the driver module under sparkdelay.real: "job" (the study's shape) or "dag_jobs"
 
 
 JOBS: dict[str, Job] = {j.name: j for j in (
@@ -53,6 +59,10 @@ JOBS: dict[str, Job] = {j.name: j for j in (
     Job("lenet", "LeNet-style Chainer CNN built inside each task", 30, ONE_BLAS_THREAD, True, "lenet"),
     Job("sleep", "sleeps 10 ms per work unit (no CPU)", 45, ONE_BLAS_THREAD, False, None),
     Job("pyloop", "pure-Python loop, 100,000 iterations per work unit", 35, ONE_BLAS_THREAD, False, None),
+    Job("wordcount", "word count, join, groupByKey: 3 shuffles in one RDD action", 10, ONE_BLAS_THREAD, False, None,
+        "dag_jobs"),
+    Job("sqlagg", "DataFrame groupBy/agg, join, groupBy with Python UDFs: 3 shuffles", 10, ONE_BLAS_THREAD, False,
+        None, "dag_jobs"),
 )}
 DEFAULT_JOB = "mlp"
 
@@ -79,6 +89,9 @@ def partition_function(job: Job, repeat: int, weights_bc=None, model_key: str = 
     """The `mapPartitions` function of `job`: one result row per item of the partition."""
     if repeat < 1:
         raise UserError(f"--work-repeat: must be at least 1, got {repeat}")
+    if job.driver != "job":
+        raise UserError(f"--job: {job.name} is not the parallelize -> partitionBy shape; "
+                        f"its driver is sparkdelay.real.{job.driver}")
     if job.name in ("mlp", "mlp-blas"):
         from sparkdelay.real.evaluate import partition_evaluator
         return partition_evaluator(weights_bc, model_key, repeat)

@@ -345,4 +345,18 @@ def snappy_chunks(data: bytes, block: int = 32 * 1024) -> bytes:
     return b"".join(out)
 
 
-ENCODERS = {"plain": lambda d: d, "zstd": zstd_frames, "lz4": lz4_blocks, "snappy": snappy_chunks}
+def lzf_chunks(data: bytes, block: int = 0xFFFF) -> bytes:
+    """compress-lzf's LZFOutputStream: "ZV" + type + big-endian lengths per chunk (stored when
+    compression does not shrink it, as the library does)."""
+    import struct
+    import lzf
+    out = []
+    for i in range(0, len(data), block):
+        raw = data[i:i + block]
+        comp = lzf.compress(raw)
+        out.append(b"ZV\x01" + struct.pack(">HH", len(comp), len(raw)) + comp if comp and len(comp) < len(raw)
+                   else b"ZV\x00" + struct.pack(">H", len(raw)) + raw)
+    return b"".join(out)
+
+
+ENCODERS = {"plain": lambda d: d, "zstd": zstd_frames, "lz4": lz4_blocks, "snappy": snappy_chunks, "lzf": lzf_chunks}

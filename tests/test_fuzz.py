@@ -237,7 +237,10 @@ def _file_commands(kind: str, b: Bases):
                 lambda f, w: _calibrate(f, w, log=b.log, cluster=b.machines, workload=f)]
     if kind.startswith("eventlog"):
         return [lambda f, w: _validate(f, w, log=f, cluster=b.machines),
-                lambda f, w: _calibrate(f, w, log=f, cluster=b.machines)]
+                lambda f, w: _calibrate(f, w, log=f, cluster=b.machines),
+                lambda f, w: (["whatif", f, "--cluster", b.machines, "--reps", "1", "--executors", "3", "--json"],
+                              (), check_json),
+                lambda f, w: (["inspect", f, "--json"], (), check_json)]
     raise KeyError(kind)
 
 
@@ -357,6 +360,8 @@ def eventlog_case(draw, codec: str, b: Bases) -> Case:
         content, note, must, keys = _log_content(draw, b.log_text)
         f.write_bytes(fuzzkit.ENCODERS[codec](content))
     argv, outputs, check = draw(st.sampled_from(_file_commands("eventlog", b)), label="command")(f, w)
+    if spark_written and argv[0] == "inspect":
+        must = False   # inspect summarises a local-mode log too: only a mutation that breaks it is refused
     return Case(f"eventlog-{codec}", argv, (str(f),), keys, must, outputs=outputs, check=check, note=note)
 
 
@@ -620,6 +625,11 @@ def _flag_commands(b: Bases, w: Path) -> dict:
             "-o": _paths(w, "json"), "--local-cores": COUNT, "--samples-csv": _paths(w, "csv"), "--method": CHOICE,
             "--workload": files, "--cluster": files, "@": files}),
         "replay": (["replay", str(SCENARIOS / SMALL_SCENARIOS[0])], {"@": files}),
+        "inspect": (["inspect", str(b.log)], {"@": files, "--csv": _paths(w, "csv")}),
+        "whatif": (["whatif", str(b.log), "--cluster", str(b.machines), "--reps", "1", "--json"], {
+            "--reps": COUNT, "--seed": SEED, "--cluster": files, "@": files, "--executors": COUNT,
+            "--executor-cores": COUNT, "--wait": DURATION, "--conf": CONF, "--shuffle-partitions": COUNT,
+            "--partitions": [("1=4", T), ("0=2", T), ("9=2", F), ("1=0", F), ("1", F), ("=3", F), ("1=abc", F)]}),
         "heldout": (["heldout", "--shared", str(b.index_dir), "--pinned", str(b.empty_dir), "--reps", "1", "--json",
                      "-o", str(w / "h.json")], {
             "--reps": COUNT, "--seed": SEED, "--workload": files, "-o": _paths(w, "json"), "--method": CHOICE,
@@ -690,6 +700,7 @@ BUILDERS = {
     "eventlog-zstd": lambda d, b: eventlog_case(d, "zstd", b),
     "eventlog-lz4": lambda d, b: eventlog_case(d, "lz4", b),
     "eventlog-snappy": lambda d, b: eventlog_case(d, "snappy", b),
+    "eventlog-lzf": lambda d, b: eventlog_case(d, "lzf", b),
     "eventlog-rolling": rolling_case,
     "index": index_case,
     "cases": cases_case,

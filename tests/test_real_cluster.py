@@ -271,3 +271,24 @@ def test_worker_jvm_killed_mid_run_is_recorded_not_ok_and_leaves_nothing_running
     assert cli_main(["cluster", "stop", "--state-dir", str(c.dir)]) == 0
     gone, alive = psutil.wait_procs([p for p in left_behind if _still_running(p)], timeout=30)
     assert [(p.pid, p.cmdline()[:3]) for p in alive] == [], f"left running after the killed {name}"
+
+
+def test_a_restart_in_the_same_state_dir_waits_for_the_new_master(tmp_path):
+    # The daemons' logs are appended to: the stopped cluster's "elected leader" line must not
+    # make the second start return before the new master listens.
+    if shutil.which("java") is None:
+        pytest.skip("java not installed (Spark needs Java 17)")
+    from sparkdelay.real.cluster import port_in_use
+    state = tmp_path / "cluster"
+    master_port, worker_port = _free_ports(2)
+    argv = ["cluster", "start", "--workers", "1", "--state-dir", str(state), "--memory", "1g",
+            "--master-port", str(master_port), "--webui-port", "0", "--worker-port", str(worker_port)]
+    try:
+        for _ in range(2):
+            assert cli_main(argv) == 0
+            assert port_in_use("127.0.0.1", master_port)   # listening when start returns
+            assert cli_main(["cluster", "stop", "--state-dir", str(state)]) == 0
+        log = (state / "logs" / "master.log").read_text(errors="replace")
+        assert log.count("I have been elected leader") == 2
+    finally:
+        cli_main(["cluster", "stop", "--state-dir", str(state)])

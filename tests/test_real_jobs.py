@@ -29,7 +29,7 @@ def _args(job: str) -> argparse.Namespace:
 
 
 def test_unknown_job_is_a_one_line_error():
-    with pytest.raises(UserError, match=r"--job: unknown job 'mpl' \(known: mlp, mlp-blas, lenet, sleep, pyloop\)"):
+    with pytest.raises(UserError, match=r"--job: unknown job 'mpl' \(known: mlp, mlp-blas, lenet, sleep, pyloop, wordcount, sqlagg\)"):
         job_named("mpl")
 
 

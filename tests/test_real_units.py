@@ -344,3 +344,14 @@ def test_old_java_is_a_user_error(tmp_path, monkeypatch):
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "none"))
     with pytest.raises(UserError, match="JAVA_HOME"):
         check_java()
+
+
+def test_every_run_records_what_the_machine_delivered_in_its_sitting():
+    # The probe times a fixed loop (a slower sitting takes longer); steal is a share of CPU time.
+    from collections import namedtuple
+
+    from sparkdelay.real.runner import cpu_probe_ms, steal_share
+    assert cpu_probe_ms() > 0
+    Times = namedtuple("Times", "user system idle steal")
+    assert steal_share(Times(10, 5, 80, 5), Times(20, 10, 160, 10)) == 0.05
+    assert steal_share(Times(1, 1, 1, 0), Times(1, 1, 1, 0)) == 0.0

@@ -240,10 +240,13 @@ class SchedulerBackend:
                     cpu, items = stage.cost(launch.index, True)
                     if fork_s:
                         cpu += fork_s
-                wait = self.cost_model.task_wait(items) if has_wait and stage.runs_job_function else 0.0
+                if stage.off_cpu is not None:   # the job file's own per-task time off the CPU
+                    wait = stage.off_cpu(launch.index)
+                else:
+                    wait = self.cost_model.task_wait(items) if has_wait and stage.runs_job_function else 0.0
             else:
                 worker = None
-                wait = 0.0
+                wait = 0.0 if stage.off_cpu is None else stage.off_cpu(launch.index)
                 cpu, items = stage.cost(launch.index, False)
             slot = heappop(ex.free_slots) if ex.free_slots else -1
             record = TaskRecord(stage.stage_id, task_id, launch.index, launch.attempt, ex.id, ex.host,

@@ -47,7 +47,7 @@ def simulate(cluster: ClusterSpec, job: JobSpec, cost_model: CostModel | None = 
     env = simpy.Environment()
     stages = stages_of(job, costs, conf)
     backend = SchedulerBackend(env, scheduler, cluster, conf, cost_model, max(s.threads for s in stages))
-    dag = DAGScheduler(env, backend, stages, cost_model)
+    dag = DAGScheduler(env, backend, stages, cost_model, job.gaps_s)
     # Process order fixes the order of same-time events: revive tick, registrations, the job.
     backend.start()
     job_done = dag.start()
@@ -71,4 +71,8 @@ def simulate(cluster: ClusterSpec, job: JobSpec, cost_model: CostModel | None = 
         hosts=cluster.hosts,
         seed=seed,
         spark_version=str(conf.spark_version),
+        stage_jobs=[s.job for s in dag.stages],
+        job_submit_s=dag.job_submit_s,
+        job_end_s=dag.job_end_s_each,
+        stage_parents=[[p.stage_id for p in s.parents] for s in dag.stages],
     )

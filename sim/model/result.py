@@ -3,7 +3,7 @@ metrics of a stage (the result stage unless told otherwise, which is what the st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sparkdelay.sim.model.metrics import placement_metrics
 from sparkdelay.sim.model.records import TaskRecord
@@ -21,6 +21,11 @@ class SimResult:
     hosts: list[str]
     seed: int
     spark_version: str
+    # Per stage: its job (action) and parent stage ids; per job: action and end times.
+    stage_jobs: list[int] = field(default_factory=list)
+    job_submit_s: list[float] = field(default_factory=list)
+    job_end_s: list[float] = field(default_factory=list)
+    stage_parents: list[list[int]] = field(default_factory=list)
 
     @property
     def stage_durations_s(self) -> list[float]:
@@ -54,4 +59,9 @@ class SimResult:
             "num_tasks": len(self.tasks),
             "seed": self.seed,
             "spark_version": self.spark_version,
-        }
+        } | ({"job_durations_s": self.job_durations_s} if len(self.job_end_s) > 1 else {})
+
+    @property
+    def job_durations_s(self) -> list[float]:
+        """Each job's span, from its action to its end (the first job's action is t = 0)."""
+        return [e - s for s, e in zip(self.job_submit_s, self.job_end_s)]

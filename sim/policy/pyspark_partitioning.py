@@ -8,6 +8,12 @@ ints/bools/floats, and for str/bytes the seeded SipHash (SipHash-1-3 from CPytho
 SipHash-2-4 in 3.4–3.10) or Python 2.7's FNV-style string hash. `parallelize_slices` reproduces
 `SparkContext.parallelize`'s batch-based slicing (SPEC §d.2). Every function is deterministic and
 independent of this process's own hash seed and version.
+
+`partitionBy(P, partitionFunc)` with a custom function puts a pair in bucket `partitionFunc(key) %
+P` (python/pyspark/rdd.py, `add_shuffle_key`), Python's modulo again. The one custom function
+this tool knows is the `even` partitioner (`PARTITIONERS`): the key's position in the job's key
+list (parallelize order) from a dict built in the driver, so item i lands in partition i % P and
+the sizes are ceil/floor(n/P) (`even_partition_func`, `members_by_partitioner`).
 """
 
 from __future__ import annotations
@@ -23,8 +29,13 @@ from sparkdelay.ground.errors import UserError
 from sparkdelay.ground.limits import check_limit
 
 __all__ = [
+    "DEFAULT_PARTITIONER",
     "DEFAULT_PYTHON_VERSION",
     "KeySpec",
+    "PARTITIONERS",
+    "check_partitioner",
+    "even_partition_func",
+    "members_by_partitioner",
     "key_from_yaml",
     "parallelize_slice_sizes",
     "parallelize_slices",
@@ -368,6 +379,53 @@ def partition_sizes(
 ) -> list[int]:
     """How many items each reduce partition receives."""
     return [len(m) for m in partition_members(keys, num_partitions, python_hash_seed, python_version, where=where)]
+
+
+# --------------------------------------------------------------------------------------------
+# partitionBy with a partition function: the even partitioner
+
+# `hash`: partitionBy(P), PySpark's default portable_hash. `even`: partitionBy(P, position of the key).
+PARTITIONERS = ("hash", "even")
+DEFAULT_PARTITIONER = "hash"
+
+
+def check_partitioner(name: Any, where: str = "partitioner") -> str:
+    """`name` if it is one of `PARTITIONERS`, else one line saying which ones exist."""
+    if not isinstance(name, str) or name not in PARTITIONERS:
+        raise UserError(f"{where}: {name!r} is not a partitioner (expected one of {', '.join(PARTITIONERS)})")
+    return name
+
+
+def even_partition_func(keys: Iterable[Any]):
+    """The `partitionFunc` of the even partitioner: the key's position in `keys` (parallelize order).
+
+    The real job passes exactly this function to `partitionBy(P, partitionFunc)` (the dict is built
+    in the driver and travels in the function's closure), and the model calls it too, so both put
+    item i in partition i % P. A key given twice keeps its last position, as the dict does."""
+    positions = {key: i for i, key in enumerate(keys)}
+
+    def position(key: Any) -> int:
+        return positions[key]
+
+    return position
+
+
+def members_by_partitioner(
+    partitioner: str, keys: Sequence[Any], num_partitions: int, python_hash_seed: int,
+    python_version: str = DEFAULT_PYTHON_VERSION, *, where: str = "keys"
+) -> list[list[int]]:
+    """For each reduce partition, the indices of its items under `partitioner`: `hash` is
+    `partition_members` (portable_hash(key) % P), `even` buckets by `even_partition_func(keys)(key) % P`
+    as PySpark buckets by any custom partitionFunc. The hash seed and version matter to `hash` only."""
+    check_partitioner(partitioner, where)
+    if partitioner == "hash":
+        return partition_members(keys, num_partitions, python_hash_seed, python_version, where=where)
+    n = _check_partitions(num_partitions, where)
+    func = even_partition_func(keys)
+    members: list[list[int]] = [[] for _ in range(n)]
+    for i, key in enumerate(keys):
+        members[func(key) % n].append(i)
+    return members
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,18 +22,20 @@ from sparkdelay.ground.errors import UserError
 from sparkdelay.sim.model.cluster import ClusterSpec, ExecutorSpec, MachineSpec
 from sparkdelay.sim.model.job import JobSpec, PySparkJob, PySparkWorkload
 from sparkdelay.sim.model.study import STUDY_ITEM_BYTES, STUDY_KEYS
-from sparkdelay.sim.policy.pyspark_partitioning import DEFAULT_PYTHON_VERSION, KeySpec
+from sparkdelay.sim.policy.pyspark_partitioning import DEFAULT_PARTITIONER, DEFAULT_PYTHON_VERSION, KeySpec
 
 PRESETS = ("study2017", "local")
 
 
 def study_job(partitions: int = 40, python_hash_seed: int = 0, python_version: str = DEFAULT_PYTHON_VERSION,
-              map_slices: int = 1, item_bytes: int = STUDY_ITEM_BYTES, keys=None) -> JobSpec:
+              map_slices: int = 1, item_bytes: int = STUDY_ITEM_BYTES, keys=None,
+              partitioner: str = DEFAULT_PARTITIONER) -> JobSpec:
+    """The study's job; `partitioner="even"` is its future work, partitionBy(P, position of the key)."""
     if partitions < 1:
         raise UserError(f"--partitions: must be at least 1, got {partitions}")
     spec = KeySpec.parse(keys if keys is not None else STUDY_KEYS)
     workload = PySparkWorkload(spec.keys, python_hash_seed, python_version, map_slices, item_bytes,
-                               source="preset job")
+                               source="preset job", partitioner=partitioner)
     return JobSpec(pyspark=PySparkJob(workload, partitions), where="preset job")
 
 

@@ -1,7 +1,7 @@
 """What one run is made of, as the command line states it: files or a preset, plus shortcuts.
 
 `RunSpec` is a small picklable description (paths, preset name, `--nodes`, `--partitions`,
-`--wait`, `--spark-version`, `--conf`) that `build()` turns into a validated cluster, job and
+`--partitioner`, `--wait`, `--spark-version`, `--conf`) that `build()` turns into a validated cluster, job and
 cost model. `simulate` builds one; `sweep` sends RunSpecs to worker processes, which build
 their own (files are parsed once per process). In-process callers (the report) hand over a
 cluster, job or cost model object instead of a file (`cluster=`, `job=`, `model=`): in-process
@@ -24,6 +24,7 @@ from sparkdelay.sim.model.cluster import ClusterSpec
 from sparkdelay.sim.model.costs import CostModel
 from sparkdelay.sim.model.job import JobSpec
 from sparkdelay.sim.policy.config import SparkVersion
+from sparkdelay.sim.policy.pyspark_partitioning import check_partitioner
 from sparkdelay.app.presets import PRESETS, preset as make_preset
 
 
@@ -73,6 +74,7 @@ class RunSpec:
     wait: str | None = None
     spark_version: str | None = None
     conf: tuple[tuple[str, str], ...] = ()
+    partitioner: str | None = None   # hash | even: overrides the PySpark-form job's (None: the job's own)
     # In-process inputs, instead of the files above. A ClusterSpec holds dicts, so it is left out
     # of the hash (equal specs still compare equal, which is all the build cache needs).
     cluster: ClusterSpec | None = field(default=None, hash=False)
@@ -100,6 +102,8 @@ class RunSpec:
             raise UserError(f"--partitions: must be at least 1, got {self.partitions}")
         if self.wait is not None:
             parse_duration_ms(self.wait, "--wait")
+        if self.partitioner is not None:
+            check_partitioner(self.partitioner, "--partitioner")
         if self.spark_version is not None:
             SparkVersion.parse(self.spark_version, "--spark-version")
         name = self.preset or "study2017"
@@ -116,6 +120,10 @@ class RunSpec:
             job = preset_job
         if self.partitions is not None:
             job = job.with_partitions(self.partitions)
+        if self.partitioner is not None:
+            if job.pyspark is None:
+                raise UserError("--partitioner: only a PySpark-form job has a partitionBy to choose the function of")
+            job = replace(job, pyspark=job.pyspark.with_partitioner(self.partitioner))
         if self.wait is not None:
             cluster = cluster.with_config(**{"spark.locality.wait": self.wait})
         if self.spark_version is not None:

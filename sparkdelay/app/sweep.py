@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from tqdm import tqdm
 
@@ -72,6 +72,8 @@ def sweep_fingerprint(base: RunSpec, base_seed: int) -> str:
     fixed = {f.name: getattr(base, f.name) for f in fields(base)}
     for k in ("nodes", "partitions", "wait", "spark_version"):
         fixed.pop(k)
+    if fixed.get("partitioner") is None:   # no --partitioner: the fingerprint sweeps had before the option
+        fixed.pop("partitioner", None)
     for k in ("cluster_path", "job_path", "model_path"):
         if fixed[k]:
             path = Path(fixed[k])
@@ -286,9 +288,13 @@ def _cut_torn_row(path: Path) -> None:
 def run_sweep(base: RunSpec, out: str | Path, nodes: Sequence[int] | None = None,
               partitions: Sequence[int] | None = None, waits: Sequence[str] | None = None,
               versions: Sequence[str] | None = None, reps: int = 10, base_seed: int = 0,
-              processes: int | None = None, progress: bool = True) -> list[SweepRow]:
+              processes: int | None = None, progress: bool = True,
+              run_points: Callable[[list], Iterable[SweepRow]] | None = None) -> list[SweepRow]:
     """Run (or finish) a sweep; returns all its rows in grid order. Each finished run is appended
-    to the CSV `out` as it ends (the side effect that lets an interrupted sweep resume)."""
+    to the CSV `out` as it ends (the side effect that lets an interrupted sweep resume).
+    `run_points`, if given, runs the tasks still to do elsewhere instead of the local pool (each
+    task `(base, point, seed, sweep_id)` through `run_point`), yielding rows as they finish;
+    `spark_engine.spark_runner` is one."""
     out = Path(out)
     # The inputs first, then the file: a refused input leaves no empty CSV behind.
     points = grid(base, nodes, partitions, waits, versions, reps)
@@ -301,7 +307,7 @@ def run_sweep(base: RunSpec, out: str | Path, nodes: Sequence[int] | None = None
                         f"use another --out")
     done = {r.point.key(): r for r in existing}
     todo = [(base, p, derive_seed(base_seed, p), sweep_id) for p in points if p.key() not in done]
-    new_rows = _execute(todo, out, processes, progress) if todo else []
+    new_rows = _execute(todo, out, processes, progress, run_points) if todo else []
     by_key = {**done, **{r.point.key(): r for r in new_rows}}
     return [by_key[p.key()] for p in points if p.key() in by_key]
 
@@ -317,7 +323,7 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="die-with-parent").start()
 
 
-def _execute(todo, out: Path, processes: int | None, progress: bool) -> list[SweepRow]:
+def _execute(todo, out: Path, processes: int | None, progress: bool, run_points=None) -> list[SweepRow]:
     processes = max(1, min(processes or os.cpu_count() or 1, len(todo)))
     new_file = not out.exists() or out.stat().st_size == 0
     if out.parent and not out.parent.exists():
@@ -336,7 +342,10 @@ def _execute(todo, out: Path, processes: int | None, progress: bool) -> list[Swe
             rows.append(row)
             bar.update(1)
 
-        if processes == 1:
+        if run_points is not None:
+            for row in run_points(todo):
+                emit(row)
+        elif processes == 1:
             for task in todo:
                 emit(run_point(task))
         else:

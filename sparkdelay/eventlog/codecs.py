@@ -7,7 +7,10 @@ log is flushed); lz4-java's `LZ4BlockOutputStream` writes "LZ4Block" blocks (mag
 little-endian compressed/original lengths, xxhash32 checksum, payload; a zero-length block ends a
 stream and streams may be concatenated); snappy-java's `SnappyOutputStream` writes a 16-byte
 header (0x82 "SNAPPY" 0x00, version, compatible version) and then big-endian length-prefixed raw
-snappy chunks, and a concatenated stream repeats the header. A log still being written can end
+snappy chunks, and a concatenated stream repeats the header; ning compress-lzf's `LZFOutputStream`
+(Spark's `LZFCompressionCodec`) writes chunks of "ZV", a type byte (0: stored, 1: LZF-compressed)
+and big-endian 16-bit lengths (stored: the length; compressed: compressed then original length),
+the raw LZF block decoded by python-lzf. A log still being written can end
 in a cut-off block: with `tolerate_truncation` the stream simply stops at the last whole block.
 Otherwise a stream that ends inside a block or frame (or, for lz4, without the end-of-stream block
 lz4-java writes on close) is cut off, an error. Only the decoder libraries' own errors on corrupt
@@ -24,18 +27,25 @@ from typing import BinaryIO, Iterator
 
 import cramjam
 import lz4.block
+import lzf
 import zstandard
 
 from sparkdelay.ground.errors import UserError
 
 CHUNK = 1 << 16
-CODECS = ("zstd", "lz4", "snappy")
+CODECS = ("zstd", "lz4", "snappy", "lzf")
+# Spark 1.x named a log folder's codec by class (COMPRESSION_CODEC_<name>); either form is Spark's.
+CODEC_CLASSES = {f"org.apache.spark.io.{cls}CompressionCodec": short
+                 for cls, short in (("LZ4", "lz4"), ("LZF", "lzf"), ("Snappy", "snappy"), ("ZStd", "zstd"))}
+BY_NAME = object()   # iter_chunks(codec=BY_NAME): the codec the file's name implies
 
 _LZ4_MAGIC = b"LZ4Block"
 _LZ4_HEADER = struct.Struct("<8sBiii")  # magic, token, compressed len, original len, checksum
 _LZ4_RAW, _LZ4_COMPRESSED = 0x10, 0x20
 _SNAPPY_MAGIC = b"\x82SNAPPY\x00"
 _SNAPPY_HEADER_LEN = 16
+_LZF_MAGIC = b"ZV"
+_LZF_STORED, _LZF_COMPRESSED = 0, 1
 
 
 class _Truncated(Exception):
@@ -50,20 +60,28 @@ def codec_of(path: str | Path) -> str | None:
     suffix = name.rsplit(".", 1)[-1] if "." in name else ""
     if suffix in CODECS:
         return suffix
-    if suffix == "lzf":
-        raise UserError(f"{path}: lzf-compressed event logs are not supported (use zstd, lz4 or snappy)")
     return None
 
 
-def iter_chunks(path: str | Path, tolerate_truncation: bool = False) -> Iterator[bytes]:
-    """Yield the decompressed bytes of one log file, in order."""
-    codec = codec_of(path)
+def codec_named(name: str, where: str) -> str:
+    """A Spark codec name (short, or a CompressionCodec class as Spark 1.x wrote) -> short name."""
+    short = CODEC_CLASSES.get(name, name)
+    if short not in CODECS:
+        raise UserError(f"{where}: unknown compression codec {name!r} (Spark writes {', '.join(CODECS)})")
+    return short
+
+
+def iter_chunks(path: str | Path, tolerate_truncation: bool = False, codec=BY_NAME) -> Iterator[bytes]:
+    """Yield the decompressed bytes of one log file, in order (`codec`: a short name or None
+    to override the name's, for Spark 1.x log folders whose files carry no suffix)."""
+    if codec is BY_NAME:
+        codec = codec_of(path)
     try:
         f = open(path, "rb")
     except OSError as exc:
         raise UserError(f"{path}: cannot read event log ({exc.strerror})") from None
     with f:
-        reader = {None: _plain, "zstd": _zstd, "lz4": _lz4, "snappy": _snappy}[codec]
+        reader = {None: _plain, "zstd": _zstd, "lz4": _lz4, "snappy": _snappy, "lzf": _lzf}[codec]
         try:
             yield from reader(f)
         except _Truncated as exc:
@@ -172,6 +190,40 @@ def _snappy(f: BinaryIO) -> Iterator[bytes]:
             out = bytes(cramjam.snappy.decompress_raw(chunk))
         except cramjam.DecompressionError as exc:
             raise UserError(f"{f.name}: corrupt snappy chunk at byte {at} ({exc})") from None
+        yield out
+
+
+def _lzf(f: BinaryIO) -> Iterator[bytes]:
+    while True:
+        at = f.tell()
+        head = f.read(5)
+        if not head:
+            return
+        if len(head) < 3:
+            raise _Truncated("partial LZF chunk header")
+        if head[:2] != _LZF_MAGIC:
+            raise UserError(f"{f.name}: not an LZF stream (no ZV chunk header at byte {at})")
+        kind = head[2]
+        if kind == _LZF_STORED:
+            if len(head) < 5:
+                raise _Truncated("partial LZF chunk header")
+            (size,) = struct.unpack(">H", head[3:5])
+            yield _read_exact(f, size)
+            continue
+        if kind != _LZF_COMPRESSED:
+            raise UserError(f"{f.name}: corrupt LZF chunk header at byte {at} (type {kind})")
+        head += f.read(7 - len(head))
+        if len(head) < 7:
+            raise _Truncated("partial LZF chunk header")
+        clen, olen = struct.unpack(">HH", head[3:7])
+        payload = _read_exact(f, clen)
+        try:
+            out = lzf.decompress(payload, olen)
+        except ValueError as exc:   # python-lzf's error for corrupt data
+            raise UserError(f"{f.name}: corrupt LZF chunk at byte {at} ({exc})") from None
+        if out is None or len(out) != olen:
+            raise UserError(f"{f.name}: corrupt LZF chunk at byte {at} (does not decompress to the "
+                            f"{olen} bytes its header says)")
         yield out
 
 

@@ -1,7 +1,7 @@
 """Turn the LOGS arguments of `sparkdelay calibrate` into a list of event logs.
 
-An argument may be one log (a file, or a rolling `eventlog_v2_*` folder: any folder holding
-`events_<n>_*` files), an `index.jsonl` written by `sparkdelay run` (read by `run_index`: one JSON
+An argument may be one log (a file, a rolling `eventlog_v2_*` folder: any folder holding
+`events_<n>_*` files, or a Spark 1.0-1.2 folder holding `EVENT_LOG_<n>`), an `index.jsonl` written by `sparkdelay run` (read by `run_index`: one JSON
 object per line whose `event_log` names a log, relative to the index's folder; runs without one
 are skipped), or
 a folder of many logs, searched recursively. Inside a folder, an `index.jsonl` wins over
@@ -19,12 +19,14 @@ from pathlib import Path
 from sparkdelay.ground.errors import UserError
 
 from sparkdelay.eventlog.codecs import iter_chunks
-from sparkdelay.eventlog.reader import EVENTS_FILE_RE
+from sparkdelay.eventlog.reader import EVENTS_FILE_RE, is_legacy_folder
 from sparkdelay.eventlog.run_index import INDEX_NAME, read_index
 
 
 def is_rolling_folder(path: Path) -> bool:
-    return path.is_dir() and any(EVENTS_FILE_RE.match(c.name) and c.is_file() for c in path.iterdir())
+    """A folder that is one log: a rolling `eventlog_v2_*` folder, or a Spark 1.0-1.2 log folder."""
+    return path.is_dir() and (any(EVENTS_FILE_RE.match(c.name) and c.is_file() for c in path.iterdir())
+                              or is_legacy_folder(path))
 
 
 def looks_like_log(path: Path) -> bool:

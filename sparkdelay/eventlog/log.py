@@ -54,6 +54,7 @@ class Stage:
     parent_ids: list[int] = field(default_factory=list)
     rdd_names: list[str] = field(default_factory=list)  # e.g. ShuffledRDD tells a reduce stage
     failure_reason: str | None = None
+    parents_known: bool = True  # False: its "Stage Info" has no "Parent IDs" (Spark before 1.4 wrote none)
 
 
 @dataclass

@@ -1,8 +1,10 @@
-"""Read one Spark 3.x/4.x event log into the records of `sparkdelay.eventlog.log`.
+"""Read one Spark event log (1.x to 4.x) into the records of `sparkdelay.eventlog.log`.
 
-A log is a single file (`<appId>[.codec][.inprogress]`) or a rolling folder
+A log is a single file (`<appId>[.codec][.inprogress]`), a rolling folder
 `eventlog_v2_<appId>/` holding `events_<n>_<appId>[.codec]` files, read in numeric order of n,
-and an `appstatus_<appId>[.inprogress]` marker. Each line is one JSON event written by Spark's
+and an `appstatus_<appId>[.inprogress]` marker, or a Spark 1.0-1.2 log folder (`EVENT_LOG_<n>`
+files, `SPARK_VERSION_<v>`, `APPLICATION_COMPLETE` once finished, `COMPRESSION_CODEC_<codec>`
+when compressed), as Spark's History Server reads them. Each line is one JSON event written by Spark's
 `JsonProtocol`; field names are used exactly as written there ("Task Info" -> "Launch Time", ...).
 Unknown event types are counted and skipped, so newer Spark versions still load. A log still being
 written may end in half a line: for an in-progress log the broken last line is dropped; anywhere
@@ -10,6 +12,14 @@ else a line that is not JSON, or an event missing a field the records need, is a
 naming the file and line. So is a value no Spark writes (a string time, NaN, a 0-core or duplicate
 executor, a task on an executor never added, a task that ends before it starts, a job that ends
 before it starts): a record built from it would make every answer drawn from the log quietly wrong.
+
+What older Spark versions really write is taken as written: Spark 1.2 wrote no "Submission Time"
+on SparkListenerJobStart and no "Completion Time" on SparkListenerJobEnd (the job's times stay
+None), and before Spark 1.5 local mode posted no SparkListenerExecutorAdded for its one executor
+("driver"; "<driver>" in Spark 1.0-1.2), which only its SparkListenerBlockManagerAdded names. In
+such a log an executor is taken from its block manager; its cores are the N of `spark.master`
+local[N] (local: 1), and otherwise (local[*], whose N is the driver machine's core count, which
+the log does not say) the most tasks that ran on it at once, the fewest it can have had.
 """
 
 from __future__ import annotations
@@ -24,10 +34,14 @@ from sparkdelay.ground.limits import LIMITS
 from sparkdelay.ground.sparkconf import SPARK_KEYS
 from sparkdelay.ground.strict import MAX_DEPTH, check_json_values
 
-from sparkdelay.eventlog.codecs import iter_chunks
+from sparkdelay.eventlog.codecs import BY_NAME, codec_named, iter_chunks
 from sparkdelay.eventlog.log import EventLog, Executor, Job, Stage, Task
 
 EVENTS_FILE_RE = re.compile(r"^events_(\d+)_")
+LEGACY_FILE_RE = re.compile(r"^EVENT_LOG_(\d+)$")   # Spark 1.0-1.2's log folder
+LEGACY_CODEC_PREFIX, LEGACY_VERSION_PREFIX, LEGACY_COMPLETE = "COMPRESSION_CODEC_", "SPARK_VERSION_", "APPLICATION_COMPLETE"
+LOCAL_MASTER_RE = re.compile(r"^local(?:\[(\d+)(?:,\s*\d+)?\])?$")
+LEGACY_DRIVER_ID = "<driver>"   # Spark 1.x's name for the driver's block manager
 ROLLING_PREFIX = "eventlog_v2_"
 JOB_RESULTS = ("JobSucceeded", "JobFailed")
 
@@ -139,6 +153,24 @@ def _properties(props) -> dict[str, str]:
 # Files and lines
 
 
+def is_legacy_folder(path: Path) -> bool:
+    """A Spark 1.0-1.2 log folder (EVENT_LOG_<n> files)."""
+    return path.is_dir() and any(LEGACY_FILE_RE.match(c.name) and c.is_file() for c in path.iterdir())
+
+
+def legacy_codec(folder: Path) -> str | None:
+    """The codec a Spark 1.x log folder names in its COMPRESSION_CODEC_<codec> file; None: plain."""
+    names = [c.name[len(LEGACY_CODEC_PREFIX):] for c in folder.iterdir() if c.name.startswith(LEGACY_CODEC_PREFIX)]
+    if len(names) > 1:
+        raise UserError(f"{folder}: {len(names)} {LEGACY_CODEC_PREFIX}* files (Spark writes one)")
+    return codec_named(names[0], f"{folder}/{LEGACY_CODEC_PREFIX}{names[0]}") if names else None
+
+
+def legacy_version(folder: Path) -> str | None:
+    names = [c.name[len(LEGACY_VERSION_PREFIX):] for c in folder.iterdir() if c.name.startswith(LEGACY_VERSION_PREFIX)]
+    return names[0] if len(names) == 1 else None
+
+
 def log_files(path: str | Path) -> tuple[list[Path], bool]:
     """The files of one log in reading order, and whether the log is still in progress."""
     path = Path(path)
@@ -146,24 +178,29 @@ def log_files(path: str | Path) -> tuple[list[Path], bool]:
         raise UserError(f"{path}: event log not found")
     if path.is_file():
         return [path], path.name.endswith(".inprogress")
+    legacy = sorted((int(m.group(1)), c) for c in path.iterdir() if (m := LEGACY_FILE_RE.match(c.name)) and c.is_file())
+    if legacy:
+        # Spark 1.x marked a finished application's folder with an APPLICATION_COMPLETE file.
+        return [p for _, p in legacy], not (path / LEGACY_COMPLETE).exists()
     events = []
     for child in path.iterdir():
         m = EVENTS_FILE_RE.match(child.name)
         if m and child.is_file():
             events.append((int(m.group(1)), child))
     if not events:
-        raise UserError(f"{path}: not an event log (a folder needs events_<n>_<appId> files)")
+        raise UserError(f"{path}: not an event log (a folder needs events_<n>_<appId> files, or Spark 1.x's "
+                        f"EVENT_LOG_<n>)")
     events.sort()
     # Spark marks a rolling log as running with appstatus_<appId>.inprogress; no marker: finished.
     in_progress = any(c.name.startswith("appstatus_") and c.name.endswith(".inprogress") for c in path.iterdir())
     return [p for _, p in events], in_progress
 
 
-def iter_lines(path: Path, tolerate_truncation: bool) -> Iterator[tuple[int, bytes, bool]]:
+def iter_lines(path: Path, tolerate_truncation: bool, codec=BY_NAME) -> Iterator[tuple[int, bytes, bool]]:
     """Yield (line number, line bytes, ended with a newline) for one decompressed file."""
     pending = b""
     lineno = 0
-    for chunk in iter_chunks(path, tolerate_truncation):
+    for chunk in iter_chunks(path, tolerate_truncation, codec):
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:
@@ -176,10 +213,12 @@ def iter_lines(path: Path, tolerate_truncation: bool) -> Iterator[tuple[int, byt
 def iter_events(path: str | Path) -> Iterator[tuple[Path, int, dict]]:
     """Yield (file, line number, event dict) for every complete event of a log."""
     files, in_progress = log_files(path)
+    # A Spark 1.x folder's files carry no codec suffix: the folder's COMPRESSION_CODEC_* names it.
+    codec = legacy_codec(Path(path)) if Path(path).is_dir() and is_legacy_folder(Path(path)) else BY_NAME
     for i, file in enumerate(files):
         last_file = i == len(files) - 1
         tolerate = in_progress and last_file
-        lines = iter_lines(file, tolerate)
+        lines = iter_lines(file, tolerate, codec)
         prev = next(lines, None)
         while prev is not None:
             cur = next(lines, None)
@@ -189,7 +228,8 @@ def iter_events(path: str | Path) -> Iterator[tuple[Path, int, dict]]:
             if not raw.strip():
                 continue
             try:
-                event = check_json_values(json.loads(raw), f"{file}:{lineno}")
+                # Decoded strictly first: json.loads(bytes) lets UTF-8-encoded surrogates through.
+                event = check_json_values(json.loads(raw.decode("utf-8")), f"{file}:{lineno}")
             except RecursionError:
                 raise UserError(f"{file}:{lineno}: nested more than {MAX_DEPTH} levels deep") from None
             except (ValueError, UnicodeDecodeError) as exc:   # JSONDecodeError is a ValueError
@@ -272,6 +312,7 @@ def _stage_from(info: dict) -> Stage:
         parent_ids=_ids(info, "Parent IDs"),
         rdd_names=[str(r.get("Name")) for r in _rdds(info) if isinstance(r, dict)],
         failure_reason=(str(_get(info, "Failure Reason", default="")).splitlines() or [None])[0] or None,
+        parents_known="Parent IDs" in info,
     )
 
 
@@ -298,6 +339,8 @@ class _Builder:
         self.jobs: dict[int, Job] = {}
         self.stages: dict[tuple[int, int], Stage] = {}
         self.tasks: dict[int, Task] = {}
+        self.block_managers: dict[str, str] = {}   # executor id -> host, from SparkListenerBlockManagerAdded
+        self.from_block_manager: set[str] = set()  # executors no SparkListenerExecutorAdded added
 
     def add(self, ev: dict) -> None:
         kind = ev["Event"]
@@ -335,6 +378,7 @@ class _Builder:
             raise _Bad(f'"Executor ID" {eid!r} on host {host!r} was already added on host {old.host!r}')
         if len(self.executors) >= LIMITS["executors"].maximum:
             raise _Bad(f'more than {LIMITS["executors"].maximum:,.0f} executors (README, Limits)')
+        self.from_block_manager.discard(eid)
         self.executors[eid] = Executor(
             executor_id=eid,
             host=host,
@@ -356,8 +400,9 @@ class _Builder:
     def _on_SparkListenerJobEnd(self, ev):
         jid = _id(ev, "Job ID")
         job = self.jobs.setdefault(jid, Job(jid, None))
-        job.completion_ms = _time(ev, "Completion Time")
-        if job.submission_ms is not None and job.completion_ms < job.submission_ms:
+        # Spark 1.2 wrote no "Completion Time" (1.3 on do): the job's end time is then unknown.
+        job.completion_ms = _time(ev, "Completion Time", default=None)
+        if job.submission_ms is not None and job.completion_ms is not None and job.completion_ms < job.submission_ms:
             raise _Bad(f'"Completion Time" {job.completion_ms} of job {jid} is before its '
                        f'"Submission Time" {job.submission_ms}')
         job.result = _get(ev, "Job Result", "Result", kind=str)
@@ -372,9 +417,24 @@ class _Builder:
         stage = _stage_from(_get(ev, "Stage Info", kind=dict))
         self.stages[(stage.stage_id, stage.attempt)] = stage  # the completed info is the fuller one
 
+    def _on_SparkListenerBlockManagerAdded(self, ev):
+        eid = _text(ev, "Block Manager ID", "Executor ID")
+        self.block_managers[eid] = _text(ev, "Block Manager ID", "Host")
+
+    def _before_1_5(self) -> bool:
+        """Whether the log is from a Spark older than 1.5: no SparkListenerLogStart (1.0-1.3) or
+        one naming 1.4 or older. Spark 1.5 on posts SparkListenerExecutorAdded in local mode too."""
+        m = re.match(r"(\d+)\.(\d+)", self.log.spark_version or "")
+        return self.log.spark_version is None or (m is not None and (int(m.group(1)), int(m.group(2))) < (1, 5))
+
     def _task(self, ev) -> Task:
         task = _task_from(ev)
         ex = self.executors.get(task.executor_id)
+        if ex is None and task.executor_id in self.block_managers and self._before_1_5():
+            # Local mode before Spark 1.5 (and cluster executors before 1.3) announced executors only by
+            # their block manager: take the executor from it (cores are settled in finish()).
+            ex = self.executors[task.executor_id] = Executor(task.executor_id, self.block_managers[task.executor_id], 1)
+            self.from_block_manager.add(task.executor_id)
         if ex is None:
             raise _Bad(f'"Task Info" -> "Executor ID": task {task.task_id} ran on executor {task.executor_id!r}, '
                        f"which no SparkListenerExecutorAdded before it added")
@@ -397,13 +457,30 @@ class _Builder:
     def _ignore(self, ev):
         pass
 
-    _on_SparkListenerBlockManagerAdded = _on_SparkListenerBlockManagerRemoved = _ignore
+    _on_SparkListenerBlockManagerRemoved = _ignore
     _on_SparkListenerResourceProfileAdded = _on_SparkListenerTaskGettingResult = _ignore
     _on_SparkListenerStageExecutorMetrics = _on_SparkListenerExecutorMetricsUpdate = _ignore
     _on_SparkListenerUnpersistRDD = _on_SparkListenerBlockUpdated = _ignore
 
+    def _settle_cores(self, log: EventLog) -> None:
+        m = LOCAL_MASTER_RE.match(log.properties.get("spark.master", ""))
+        for eid in self.from_block_manager:
+            if m and eid in ("driver", LEGACY_DRIVER_ID):
+                self.executors[eid].cores = int(m.group(1) or 1)
+                continue
+            # local[*] or a 1.x cluster executor: at least as many cores as tasks ran on it at once.
+            # (time, step) sorts an end (-1) before a start (+1) at the same millisecond.
+            edges = sorted(e for t in self.tasks.values() if t.executor_id == eid
+                           for e in ((t.launch_ms, 1), (t.finish_ms if t.finish_ms is not None else 2**62, -1)))
+            running = peak = 0
+            for _, step in edges:
+                running += step
+                peak = max(peak, running)
+            self.executors[eid].cores = max(1, peak)
+
     def finish(self) -> EventLog:
         log = self.log
+        self._settle_cores(log)
         log.executors = sorted(self.executors.values(), key=lambda e: (e.added_ms or 0, e.executor_id))
         log.jobs = sorted(self.jobs.values(), key=lambda j: j.job_id)
         log.stages = sorted(self.stages.values(), key=lambda s: (s.stage_id, s.attempt))
@@ -443,4 +520,6 @@ def read_eventlog(path: str | Path) -> EventLog:
             raise UserError(f"{file}:{lineno}: {event['Event']}: {exc}") from None
     if not events and not in_progress:   # a running application may not have written its first event yet
         raise UserError(f"{path}: no events (an empty event log)")
+    if builder.log.spark_version is None and is_legacy_folder(Path(path)):
+        builder.log.spark_version = legacy_version(Path(path))   # 1.x wrote no SparkListenerLogStart
     return builder.finish()

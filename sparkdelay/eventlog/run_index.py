@@ -22,6 +22,7 @@ from pathlib import Path
 from sparkdelay.ground.errors import UserError
 from sparkdelay.ground.limits import check_limit
 from sparkdelay.ground.strict import parse_json
+from sparkdelay.sim.policy.pyspark_partitioning import DEFAULT_PARTITIONER, check_partitioner
 
 INDEX_NAME = "index.jsonl"
 
@@ -60,6 +61,29 @@ class IndexRow:
         if not isinstance(log, str) or not log:
             raise UserError(f"{self.where}: {key}: expected a path, got {log!r}")
         return self.index.parent / log
+
+
+def row_partitioner(fields: dict, where: str) -> str:
+    """The partitionBy function a row's run used (`sparkdelay run --partitioner`): hash or even.
+    A row recorded before the field existed ran partitionBy(P), PySpark's hash."""
+    return check_partitioner(fields.get("partitioner", DEFAULT_PARTITIONER), f"{where}: partitioner")
+
+
+def recorded_partitioners(args) -> dict[Path, str]:
+    """Event log (resolved) -> the partitioner its `sparkdelay run` row recorded, for every index
+    among the arguments (an index.jsonl, or a folder holding one), so that calibration and
+    validation simulate an even run with even partitions whatever workload file they are given."""
+    out: dict[Path, str] = {}
+    for arg in args:
+        path = Path(arg)
+        index = path if path.is_file() and path.name.endswith(".jsonl") else path / INDEX_NAME
+        if not index.is_file():
+            continue
+        for row in read_index(index).rows:
+            log = row.event_log()
+            if log is not None:
+                out[log.resolve()] = row_partitioner(row.fields, row.where)
+    return out
 
 
 def row_int(fields: dict, key: str, where: str, minimum: int = 0, limit: str | None = None, default=...) -> int:

@@ -80,22 +80,36 @@ def events(result: SimResult, cluster: ClusterSpec, app_id: str = "sim-0000", ap
     counts = [0] * n_stages
     for t in result.tasks:
         counts[t.stage_id] += 1
-    parents = [[i - 1] if i else [] for i in range(n_stages)]   # the model's jobs are chains
-    infos = [_stage_info(i, names[i], counts[i], parents[i]) for i in range(n_stages)]
-    yield {"Event": "SparkListenerJobStart", "Job ID": 0, "Submission Time": start_ms, "Stage Infos": infos,
-           "Stage IDs": list(range(n_stages)), "Properties": {}}
-    # Every stage event and task event in time order; at equal times a stage is submitted before
-    # its tasks start, and tasks end before their stage completes.
+    # A result from before the DAG form (or a chain) has no parents recorded: stage i reads i-1.
+    parents = result.stage_parents or [[i - 1] if i else [] for i in range(n_stages)]
+    job_of = result.stage_jobs or [0] * n_stages
+    job_starts = result.job_submit_s or [0.0]
+    job_ends = result.job_end_s or [result.job_duration_s]
+    last_stage = {j: max(i for i in range(n_stages) if job_of[i] == j) for j in set(job_of)}
+    # Every job, stage and task event in time order; at equal times a job starts before its
+    # stages are submitted, a stage is submitted before its tasks start, tasks end before their
+    # stage completes, and a job ends after its stages.
     timeline = []
+    for j, (start, end) in enumerate(zip(job_starts, job_ends)):
+        timeline.append((ms(start), -1, j, None))
+        timeline.append((ms(end), 4, j, None))
     for i in range(n_stages):
         timeline.append((ms(result.stage_submit_s[i]), 0, i, None))
         timeline.append((ms(result.stage_finish_s[i]), 3, i, None))
     for t in result.tasks:
         timeline.append((ms(t.launch_time), 1, t.stage_id, t))
         timeline.append((ms(t.finish_time), 2, t.stage_id, t))
-    timeline.sort(key=lambda e: (e[0], e[1], e[3].task_id if e[3] is not None else -1))
+    timeline.sort(key=lambda e: (e[0], e[1], e[3].task_id if e[3] is not None else e[2]))
     for at, kind, sid, t in timeline:
-        if kind == 0:
+        if kind == -1:
+            ids = [i for i in range(n_stages) if job_of[i] == sid]
+            yield {"Event": "SparkListenerJobStart", "Job ID": sid, "Submission Time": at,
+                   "Stage Infos": [_stage_info(i, names[i], counts[i], parents[i]) for i in ids],
+                   "Stage IDs": ids, "Properties": {}}
+        elif kind == 4:
+            yield {"Event": "SparkListenerJobEnd", "Job ID": sid, "Completion Time": at,
+                   "Job Result": {"Result": "JobSucceeded"}}
+        elif kind == 0:
             yield {"Event": "SparkListenerStageSubmitted",
                    "Stage Info": _stage_info(sid, names[sid], counts[sid], parents[sid], submitted=at),
                    "Properties": {}}
@@ -126,13 +140,10 @@ def events(result: SimResult, cluster: ClusterSpec, app_id: str = "sim-0000", ap
                        "Output Metrics": {"Bytes Written": 0, "Records Written": 0},
                        "Updated Blocks": []}
             yield {"Event": "SparkListenerTaskEnd", "Stage ID": sid, "Stage Attempt ID": 0,
-                   "Task Type": "ResultTask" if sid == n_stages - 1 else "ShuffleMapTask",
+                   "Task Type": "ResultTask" if sid == last_stage[job_of[sid]] else "ShuffleMapTask",
                    "Task End Reason": {"Reason": "Success"}, "Task Info": info, "Task Executor Metrics": {},
                    "Task Metrics": metrics}
-    end = ms(result.job_duration_s)
-    yield {"Event": "SparkListenerJobEnd", "Job ID": 0, "Completion Time": end,
-           "Job Result": {"Result": "JobSucceeded"}}
-    yield {"Event": "SparkListenerApplicationEnd", "Timestamp": end}
+    yield {"Event": "SparkListenerApplicationEnd", "Timestamp": ms(result.job_duration_s)}
 
 
 def write_eventlog(result: SimResult, cluster: ClusterSpec, folder: str | Path, app_id: str = "sim-0000",

@@ -7,6 +7,10 @@ error, the placement match rate, a naive log(P) interpolation baseline on the sa
 the run-to-run spread of the measurements; `--json` prints the same as one object, `-o` also
 writes it to a file.
 
+With `--one-log LOGS` (runs of one job in several configurations) it predicts every run from each
+single other log as `whatif` does (`calibration.one_log`), next to a Sparklens-style baseline
+(recorded task times list-scheduled onto the new slots) and the replay error of each source.
+
 With `--corpus DIR` (a folder of workloads recorded with `sparkdelay run --job NAME`, such as the
 bundled data/corpus) it runs the corpus splits instead, per workload (`calibration.corpus`):
 interpolation in P, N = 3 from N = 1-2, pinned from shared, and few-shot (three runs -> the
@@ -40,6 +44,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--corpus", type=input_path, metavar="DIR", help="run the corpus splits over every workload of DIR "
                         "(<DIR>/<job>/shared and /pinned, as `sparkdelay run --job NAME --out` records them)")
     parser.add_argument("--job", action="append", metavar="NAME", help="with --corpus: only this workload (repeatable)")
+    parser.add_argument("--one-log", nargs="+", type=input_path, metavar="LOGS",
+                        help="runs of one job in several configurations (logs, folders, index.jsonl): predict every "
+                             "run from each single other log, as `whatif` does, next to a Sparklens-style baseline")
+    parser.add_argument("--cluster", type=input_path, metavar="C",
+                        help="with --one-log: cluster YAML whose machines say which hosts share cores")
     parser.add_argument("--method", choices=("linear", "trace"), default=None,
                         help="the fit: linear (default for the bundled sweeps) or trace (default with --corpus)")
     parser.add_argument("--reps", type=reps, default=20, help="simulations per measured run (default 20)")
@@ -63,6 +72,8 @@ def run(args) -> int:
 
     if args.corpus:
         return _corpus(args)
+    if args.one_log:
+        return _one_log(args)
     workload = load_workload(args.workload)
     left_out: list[str] = []
     shared = load_sweep("shared", Path(args.shared), workload, max_load=args.max_load, left_out=left_out)
@@ -126,3 +137,36 @@ def _print_corpus(doc: dict) -> None:
         _print_splits(w)
     for note in doc["skipped"]:
         print(f"skipped: {note}")
+
+
+def _one_log(args) -> int:
+    from tqdm import tqdm
+
+    from sparkdelay.calibration.logged_dag import logged_app
+    from sparkdelay.calibration.one_log import one_log_heldout
+    from sparkdelay.eventlog.discover import find_logs, recorded_loads
+    from sparkdelay.eventlog.reader import read_eventlog
+    from sparkdelay.sim.model.cluster import load_machines
+
+    machines = load_machines(args.cluster)
+    paths = find_logs(args.one_log)
+    if args.max_load is not None:
+        loads = recorded_loads(args.one_log)
+        paths = [p for p in paths if loads.get(p.resolve(), 0.0) <= args.max_load]
+    runs = []
+    for p in paths:
+        log = read_eventlog(p)
+        runs.append((log, logged_app(log, machines)))
+    n = len(runs) * (len(runs) - 1)
+    with tqdm(total=n, desc="one log -> every other run", unit="pair", disable=args.json or n < 2,
+              file=sys.stderr) as bar:
+        result = one_log_heldout(runs, args.reps, args.seed, progress=lambda: bar.update(1))
+    return emit(result, args, _print_one_log)
+
+
+def _print_one_log(doc: dict) -> None:
+    pct = _pct
+    print(f"from one log, every other run: {doc['logs']} logs, {doc['pairs']} (source, target) pairs")
+    print(f"  model (whatif)        median APE {pct(doc['model_median_ape'])}  p90 {pct(doc['model_p90_ape'])}")
+    print(f"  Sparklens-style       median APE {pct(doc['baseline_median_ape'])}  p90 {pct(doc['baseline_p90_ape'])}")
+    print(f"  replay of the source  median APE {pct(doc['replay_median_ape'])}  p90 {pct(doc['replay_p90_ape'])}")

@@ -33,6 +33,7 @@ from sparkdelay.real.plan import JobShape, RunPoint, plan
 from sparkdelay.real.spark_env import check_java
 from sparkdelay.real.workloads import DEFAULT_JOB, JOBS, job_named
 from sparkdelay.sim.model.study import STUDY_ITEMS, STUDY_KEY_FORMAT
+from sparkdelay.sim.policy.pyspark_partitioning import PARTITIONERS
 
 from sparkdelay.app.argtypes import bounded, input_path, positive_int, reps, seconds
 from sparkdelay.app.commands.cluster import add_cluster_options, add_state_dir, check_memory, spec_from_args
@@ -54,9 +55,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     job.add_argument("--job", default=DEFAULT_JOB, choices=list(JOBS), metavar="NAME",
                      help="what each task does with an item: " + "; ".join(f"{j.name}: {j.summary}" for j in JOBS.values())
                           + " (default %(default)s)")
-    job.add_argument("--items", type=bounded("keys"), default=STUDY_ITEMS, help="keyed items (test-set shards) (default %(default)s)")
-    job.add_argument("--key-format", default=STUDY_KEY_FORMAT, help="key of item i (default %(default)r)")
+    # None when not given, so that a multi-stage job (real.dag_jobs), which has no items, can refuse them.
+    job.add_argument("--items", type=bounded("keys"), default=None, help=f"keyed items (test-set shards) (default {STUDY_ITEMS})")
+    job.add_argument("--key-format", default=None, help=f"key of item i (default {STUDY_KEY_FORMAT!r})")
     job.add_argument("--map-slices", type=bounded("tasks"), default=1, help="numSlices of parallelize (default 1, as in the study)")
+    job.add_argument("--partitioner", default="hash", choices=list(PARTITIONERS),
+                     help="partitionBy's function: hash (portable_hash, PySpark's default) or even (the key's "
+                          "position in the key list, so item i goes to partition i %% P) (default %(default)s)")
     job.add_argument("--work-repeat", type=work_repeat, default=None,
                      help="work units per item, so an item takes ~0.5 s on the project's machine; default per job: "
                           + ", ".join(f"{j.name} {j.default_repeat}" for j in JOBS.values()))
@@ -93,6 +98,14 @@ def _shape(args):
     job = job_named(args.job)
     if args.work_repeat is None:
         args.work_repeat = job.default_repeat
+    if job.driver != "job":   # wordcount, sqlagg: their data is their own (real.dag_jobs)
+        for option, value in (("--items", args.items), ("--key-format", args.key_format),
+                              ("--test-limit", args.test_limit), ("--mnist-dir", args.mnist_dir),
+                              ("--partitioner", None if args.partitioner == "hash" else args.partitioner)):
+            if value is not None:
+                raise UserError(f"{option}: does not apply to --job {job.name} (a multi-stage job with its own data)")
+    args.items = STUDY_ITEMS if args.items is None else args.items
+    args.key_format = STUDY_KEY_FORMAT if args.key_format is None else args.key_format
     for option, value in (("--items", args.items), ("--map-slices", args.map_slices),
                           ("--work-repeat", args.work_repeat)):
         if value < 1:
@@ -101,12 +114,16 @@ def _shape(args):
         raise UserError(f"--test-limit: {args.test_limit} images cannot fill {args.items} items")
     if not args.hash_seed.isdigit() or int(args.hash_seed) > 4294967295:
         raise UserError(f"--hash-seed: PYTHONHASHSEED must be a number 0..4294967295, got {args.hash_seed!r}")
+    if args.partitioner != "hash" and getattr(job, "driver", "job") != "job":
+        raise UserError(f"--partitioner: {args.partitioner} is partitionBy's function in the one-shuffle jobs; "
+                        f"job {job.name} has no partitionBy of keyed items")
     check_memory(args.memory)
     _check_key_format(args.key_format, args.items)
     mnist_dir = str(Path(args.mnist_dir).resolve()) if args.mnist_dir else None
     return JobShape(job=job.name, items=args.items, key_format=args.key_format, map_slices=args.map_slices,
                     work_repeat=args.work_repeat, cores=args.cores, memory=args.memory, pin=args.pin,
-                    python_hash_seed=args.hash_seed, test_limit=args.test_limit, mnist_dir=mnist_dir)
+                    python_hash_seed=args.hash_seed, test_limit=args.test_limit, mnist_dir=mnist_dir,
+                    partitioner=args.partitioner)
 
 
 def _check_key_format(fmt: str, items: int) -> None:
@@ -127,6 +144,9 @@ def prepare_job(shape) -> str:
     from sparkdelay.real import items, lenet, mnist, model
     from sparkdelay.real.job import WEIGHTS_CACHE
     job = job_named(shape.job)
+    if job.driver != "job":
+        from sparkdelay.real.dag_jobs import describe
+        return describe(job.name, shape.work_repeat)
     if not job.uses_mnist:
         items.keys(shape.items, shape.key_format)
         return f"job {job.name}: {job.summary}; {shape.items} items of {shape.work_repeat} work units"
@@ -268,7 +288,7 @@ def record_runs(todo: list[RunPoint], target: _Target, args, index_path: Path) -
             if row["status"] != "ok":
                 why = row.get("error") or f"executors removed during the run: {row.get('executors_removed')}"
                 tqdm.write(f"{spec.run_id}: {row['status']}: {str(why)[:300]}", file=sys.stderr)
-            bar.set_postfix(last=f"{row['job_duration_ms'] or 0:.0f}ms", **counts)
+            bar.set_postfix(last=f"{row['job_duration_ms'] or row.get('app_job_time_ms') or 0:.0f}ms", **counts)
             bar.update(1)
     finally:
         bar.close()

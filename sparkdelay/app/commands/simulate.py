@@ -1,8 +1,8 @@
 """`sparkdelay simulate`: run the model once and report placement and timing.
 
 Inputs are a cluster and a job (YAML files, or a preset: `study2017`, the default, or
-`local`), shortcuts that override them (`--nodes`, `--partitions`, `--wait`,
-`--spark-version`, `--conf KEY=VALUE`), an optional cost model file from calibration and a
+`local`), shortcuts that override them (`--nodes`, `--partitions`, `--partitioner hash|even`,
+`--wait`, `--spark-version`, `--conf KEY=VALUE`), an optional cost model file from calibration and a
 seed. Prints a short summary, or one JSON object with `--json`; `--trace` writes one CSV row
 per task and `--gantt` a PNG of executor threads against time.
 """
@@ -15,13 +15,15 @@ import sys
 from sparkdelay.app.argtypes import input_path, names_required, output_file, seed
 from sparkdelay.app.presets import PRESETS
 from sparkdelay.ground.errors import UserError
+from sparkdelay.sim.policy.pyspark_partitioning import PARTITIONERS
 
 NAME = "simulate"
 HELP = "simulate one job on a cluster and report task placement and times"
 
 
-def add_run_arguments(parser, sweep: bool = False) -> None:
-    """Arguments shared with `sweep` (there --nodes/--partitions/--wait take lists)."""
+def add_run_arguments(parser, sweep: bool = False, partitioner_list: bool = False) -> None:
+    """Arguments shared with `sweep` (there --nodes/--partitions/--wait take lists) and `recommend`
+    (`partitioner_list`: --partitioner takes a list, hash,even, of partitioners to search)."""
     parser.add_argument("--cluster", type=input_path, metavar="C", help="cluster YAML (default: the preset's cluster)")
     parser.add_argument("--job", type=input_path, metavar="J", help="job YAML (default: the preset's job, the study's 40 shards)")
     parser.add_argument("--preset", choices=PRESETS, help="ready-made cluster + job (default study2017)")
@@ -29,6 +31,14 @@ def add_run_arguments(parser, sweep: bool = False) -> None:
     many = " (a list or range: 1-5, 1,3,5, 1-40:5)" if sweep else ""
     parser.add_argument("--nodes", metavar="N", help="number of worker hosts (with --cluster: its first N hosts)" + many)
     parser.add_argument("--partitions", metavar="P", help="partitionBy(P) of a PySpark-form job" + many)
+    partitioner = ("partitionBy's function for a PySpark-form job: hash (portable_hash, PySpark's default) "
+                   "or even (the key's position in the key list: item i -> partition i %% P)")
+    if partitioner_list:
+        parser.add_argument("--partitioner", metavar="LIST", default=None,
+                            help=partitioner + "; a list (hash,even) to search both (default: the job's own)")
+    else:
+        parser.add_argument("--partitioner", choices=PARTITIONERS, default=None,
+                            help=partitioner + "; default: the job's own (hash unless its file says)")
     parser.add_argument("--wait", metavar="W", help="spark.locality.wait, e.g. 3s, 0s" +
                         (" (a list: 0s,1s,3s)" if sweep else ""))
     parser.add_argument("--spark-version", metavar="V", help="Spark version whose rules apply (4.0, 3.5, 2.4, 2.1)" +
@@ -66,7 +76,8 @@ def run_spec_from_args(args, **overrides):
     fields = dict(
         preset=args.preset, cluster_path=args.cluster, job_path=args.job, model_path=args.model,
         nodes=_int_option(args.nodes, "--nodes"), partitions=_int_option(args.partitions, "--partitions"),
-        wait=args.wait, spark_version=args.spark_version, conf=parse_conf_pairs(args.conf))
+        wait=args.wait, spark_version=args.spark_version, conf=parse_conf_pairs(args.conf),
+        partitioner=args.partitioner)
     fields.update(overrides)
     return RunSpec(**fields)
 
@@ -109,6 +120,9 @@ def run(args) -> int:
     print(f"Spark {summary['spark_version']}, {len(cluster.hosts)} hosts, {cluster.total_slots} slots, "
           f"{summary['num_tasks']} tasks, seed {summary['seed']}", file=out)
     print(f"job duration      {summary['job_duration_s']:.2f} s", file=out)
+    if "job_durations_s" in summary:   # several jobs (actions): each one's span
+        jobs = ", ".join(f"{j}: {d:.2f} s" for j, d in enumerate(summary["job_durations_s"]))
+        print(f"jobs              {jobs}", file=out)
     stages = ", ".join(f"{n} {d:.2f} s" for n, d in zip(summary["stage_names"], summary["stage_durations_s"]))
     print(f"stages            {stages}", file=out)
     per_host = ", ".join(f"{h}: {c}" for h, c in summary["tasks_per_host"].items())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from sparkdelay.app.argtypes import names_required, reps, seed
+from sparkdelay.app.argtypes import names_required, positive_int, reps, seed
 from sparkdelay.app.commands.simulate import add_run_arguments
 from sparkdelay.ground.errors import UserError
 from sparkdelay.ground.lists import parse_int_list, parse_text_list, parse_wait_list
@@ -25,6 +25,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=seed, default=0, help="base seed (default 0)")
     parser.add_argument("--out", default="sweep.csv", help="CSV to append rows to (default sweep.csv)")
     parser.add_argument("--processes", type=int, default=None, help="worker processes (default: all cores)")
+    parser.add_argument("--engine", choices=["local", "spark"], default="local",
+                        help="where runs happen: a local process pool, or a Spark job on --master (default local)")
+    parser.add_argument("--master", metavar="URL", default=None,
+                        help="with --engine spark: spark://HOST:PORT or local[N] (default local[2])")
+    parser.add_argument("--chunk-size", type=positive_int, default=None, metavar="N",
+                        help="with --engine spark: runs per Spark task (default: about 8 tasks per core, 10-500 runs)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     from sparkdelay.app.simlog import add_event_log_arguments
     add_event_log_arguments(parser, sweep=True)
@@ -39,8 +45,10 @@ def run(args) -> int:
 
     if args.processes is not None and args.processes < 1:
         raise UserError(f"--processes: must be at least 1, got {args.processes}")
+    run_points = _engine_runner(args)
+    # --partitioner is one value, part of the sweep's fingerprint: a hash and an even sweep are two sweeps.
     base = RunSpec(preset=args.preset, cluster_path=args.cluster, job_path=args.job, model_path=args.model,
-                   conf=parse_conf_pairs(args.conf))
+                   conf=parse_conf_pairs(args.conf), partitioner=args.partitioner)
     if args.keep is not None and not args.event_log:
         raise UserError("--keep: only with --event-log DIR (it says how many runs get an event log)")
     if args.event_log:
@@ -54,7 +62,7 @@ def run(args) -> int:
         waits=parse_wait_list(args.wait, "--wait"),
         versions=parse_text_list(args.spark_version, "--spark-version"),
         reps=args.reps, base_seed=args.seed, processes=args.processes,
-        progress=not args.no_progress and sys.stderr.isatty())
+        progress=not args.no_progress and sys.stderr.isatty(), run_points=run_points)
     print(format_summary(point_summaries(rows)))
     print(f"{len(rows)} runs in {args.out}")
     if args.event_log:
@@ -63,3 +71,21 @@ def run(args) -> int:
                                  args.event_log_codec)
         print(f"event logs of the first {len(paths)} runs in {args.event_log}: {', '.join(p.name for p in paths)}")
     return 0
+
+
+def _engine_runner(args):
+    """None for the local pool; for --engine spark the runner that sends the runs to --master.
+    Options of the other engine are refused, not ignored: a user who gave them expects an effect."""
+    if args.engine == "local":
+        for name, value in (("--master", args.master), ("--chunk-size", args.chunk_size)):
+            if value is not None:
+                raise UserError(f"{name}: only with --engine spark")
+        return None
+    if args.processes is not None:
+        raise UserError("--processes: only with --engine local (with --engine spark the master's cores "
+                        "run the sweep: --master local[N], or the cluster's workers)")
+    from sparkdelay.app.spark_engine import DEFAULT_MASTER, check_reachable, parse_master, spark_runner
+
+    master = parse_master(args.master or DEFAULT_MASTER)
+    check_reachable(master)     # before any work: an unreachable master is one line, not a minute's retries
+    return spark_runner(master.url, args.chunk_size)

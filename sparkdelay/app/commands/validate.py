@@ -57,6 +57,7 @@ def run(args) -> int:
     # Imported here, not at the top: the CLI imports every command module to build its parser,
     # and validation (model, event-log reader) would add about 0.4 s to `sparkdelay --help`.
     from sparkdelay.eventlog.discover import find_logs, recorded_loads
+    from sparkdelay.eventlog.run_index import recorded_partitioners
     from sparkdelay.calibration.twins import write_twin
     from sparkdelay.calibration.validate import compare, error_summary, load_runs, outside_range
     from sparkdelay.real.history import stages_url
@@ -80,7 +81,8 @@ def run(args) -> int:
             print(f"note: {len(logs) - len(kept)} run(s) recorded under a 1-minute load above {args.max_load:g} "
                   f"left out (--max-load)", file=sys.stderr)
         logs = kept
-    runs = load_runs(logs, load_machines(args.cluster), load_workload(args.workload))
+    # Each run's partitioner (hash or even) is its index row's, whatever --workload says.
+    runs = load_runs(logs, load_machines(args.cluster), load_workload(args.workload), recorded_partitioners(args.logs))
     if not runs:   # an empty index: "0 runs" with exit 0 would read as a validation that passed
         raise UserError(f"{' '.join(args.logs)}: no measured runs to validate (empty index or no event logs)")
     comparisons = []

@@ -3,10 +3,11 @@
 Three sweeps share one base seed (so a point gets the same seed in each, and differences
 between them are not seed noise): the study under Spark 2.1 rules (`study`), the same grid
 under today's rules (`today`, Spark 4.0), and the study's future work (`even`): the same job
-with the 40 items spread evenly over the P partitions. The even job keeps the PySpark shape
-(one map task, `partitionBy(P)`, the 20 % preference rule) but uses the integer keys 0..39:
-CPython hashes a small int to itself, so `portable_hash(i) % P` deals the items round-robin and
-every partition holds ceil(40/P) or floor(40/P) of them. Only the assignment of items changes.
+with the 40 items spread evenly over the P partitions. The even job keeps the study's keys and
+PySpark shape (one map task, the 20 % preference rule) but runs `partitioner: even`, what
+`sparkdelay run --partitioner even` runs: `partitionBy(P, partitionFunc)` with the key's
+position in the key list as partitionFunc, so item i lands in partition i % P and every
+partition holds ceil(40/P) or floor(40/P) of them. Only the assignment of items changes.
 
 `Grid` groups the sweep rows (`SweepRow`) per point and keeps every repetition's values, so
 findings can ask "in every run" as well as "on average". The even job is handed to the sweep as
@@ -27,8 +28,8 @@ import yaml
 from sparkdelay.ground.sparkconf import parse_duration_ms
 from sparkdelay.sim.model.job import JobSpec
 from sparkdelay.sim.model.metrics import mean_interval
-from sparkdelay.sim.model.study import STUDY_ITEM_BYTES, STUDY_ITEMS
-from sparkdelay.sim.policy.pyspark_partitioning import DEFAULT_PYTHON_VERSION, partition_sizes
+from sparkdelay.sim.model.study import STUDY_ITEM_BYTES, STUDY_ITEMS, STUDY_KEY_FORMAT
+from sparkdelay.sim.policy.pyspark_partitioning import DEFAULT_PYTHON_VERSION
 
 from sparkdelay.app.presets import study_job
 from sparkdelay.app.runspec import RunSpec
@@ -186,15 +187,11 @@ def _host_order(host: str):
 
 
 # ------------------------------------------------------------------------------ running
-def even_keys(count: int = STUDY_ITEMS) -> list[int]:
-    """Keys 0..count-1: PySpark's portable_hash(int) is the int, so partitionBy(P) deals them round-robin."""
-    return list(range(count))
-
-
 def _even_job_doc(count: int) -> dict:
-    """The even job in job.yaml's PySpark form: the study's job with integer keys."""
-    return {"pyspark": {"keys": even_keys(count), "python_hash_seed": 0, "python_version": DEFAULT_PYTHON_VERSION,
-                        "map_slices": 1, "partitions": 1, "item_bytes": STUDY_ITEM_BYTES}}
+    """The even job in job.yaml's PySpark form: the study's job (its keys) with the even partitioner."""
+    return {"pyspark": {"keys": {"format": STUDY_KEY_FORMAT, "count": count}, "python_hash_seed": 0,
+                        "python_version": DEFAULT_PYTHON_VERSION, "map_slices": 1, "partitions": 1,
+                        "item_bytes": STUDY_ITEM_BYTES, "partitioner": "even"}}
 
 
 def even_job(count: int = STUDY_ITEMS) -> JobSpec:
@@ -203,13 +200,13 @@ def even_job(count: int = STUDY_ITEMS) -> JobSpec:
 
 def write_even_job(path: Path, count: int = STUDY_ITEMS) -> Path:
     path.write_text("# The study's job with its 40 items spread evenly over the partitions\n"
-                    "# (integer keys: portable_hash(i) % P deals them round-robin).\n"
+                    "# (partitioner: even: partitionBy(P, position of the key), item i -> partition i % P).\n"
                     + yaml.safe_dump(_even_job_doc(count), default_flow_style=None, sort_keys=False))
     return path
 
 
 def even_sizes(partitions: int, count: int = STUDY_ITEMS) -> list[int]:
-    return partition_sizes(even_keys(count), partitions, 0, DEFAULT_PYTHON_VERSION)
+    return even_job(count).with_partitions(partitions).pyspark.workload.reduce_items(partitions)
 
 
 def hash_sizes(partitions: int) -> list[int]:

@@ -1,0 +1,77 @@
+"""How good is the recommended configuration in reality? The regret over a recorded corpus.
+
+Per workload of the corpus (`calibration.corpus`), the model is calibrated few-shot on three
+real runs (N1 P8, N2 P20, N3 P40 at wait 3 s, what a user runs before asking), every recorded
+configuration (nodes x partitions x wait) is simulated with it (each from its own event log, as
+`validate` does), and the configuration with the least predicted mean time among those inside
+the range the three runs calibrated (executors and partitions between theirs, their machine
+cores and threads: `validate.calibrated_range`) is the recommendation; the least predicted
+anywhere is reported beside it. Its regret is how much slower it measured than the best measured configuration
+(mean over its repetitions): measured(recommended) / measured(best) - 1. The references get
+the same: Spark's defaults (the partition count `spark.default.parallelism` gives, total cores
+= N x executor cores, at the most nodes and wait 3 s; when that count was not recorded, the
+nearest recorded one, said in the row) and "most partitions, most nodes" (wait 3 s).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from sparkdelay.calibration.corpus import few_shot_runs, workloads
+from sparkdelay.calibration.heldout import Run, fit, load_sweep
+from sparkdelay.calibration.validate import calibrated_range, compare, outside_range
+
+
+def _config(r: Run) -> tuple[int, int, str]:
+    return (r.row["nodes"], r.row["partitions"], r.row["wait"])
+
+
+def workload_regret(name: str, runs: list[Run], reps: int, seed: int, method: str) -> dict:
+    few = few_shot_runs(runs)
+    if len(few) < 3:
+        return {"workload": name, "note": "the three few-shot runs are not all recorded"}
+    model = fit(few, method)
+    groups: dict[tuple, list[Run]] = defaultdict(list)
+    for r in runs:
+        groups[_config(r)].append(r)
+    measured = {c: statistics.fmean(r.measured.duration_s for r in rs) for c, rs in groups.items()}
+    predicted = {c: compare(rs[0].measured, model, reps, seed).predicted_duration_s for c, rs in groups.items()}
+    best = min(measured, key=lambda c: (measured[c], c))
+    # The model does not extrapolate silently: a configuration outside what the three runs
+    # spanned (fewer partitions than they had, say, where a task gets cores to itself) is not
+    # recommended; the unrestricted choice is reported beside it.
+    span = calibrated_range([r.measured for r in few])
+    inside = [c for c, rs in groups.items() if not outside_range(rs[0].measured, span)]
+    rec = min(inside or predicted, key=lambda c: (predicted[c], c))
+    anywhere = min(predicted, key=lambda c: (predicted[c], c))
+    top_n = max(c[0] for c in groups)
+    cores = max(e.cores for e in groups[best][0].measured.cluster.executors)
+    ps = sorted({c[1] for c in groups if c[0] == top_n and c[2] == "3s"})
+    default_p = min(ps, key=lambda p: (abs(p - top_n * cores), p))
+    refs = {"Spark's defaults": (top_n, default_p, "3s"), "most partitions, most nodes": (top_n, max(ps), "3s")}
+
+    def row(c):
+        return {"config": {"nodes": c[0], "partitions": c[1], "wait": c[2]}, "measured_s": measured[c],
+                "predicted_s": predicted[c], "regret": measured[c] / measured[best] - 1, "reps": len(groups[c])}
+    return {"workload": name, "configs": len(groups), "few_shot": [_config(r) for r in few],
+            "calibrated_range": span, "configs_inside_range": len(inside),
+            "best_measured": row(best), "recommended": row(rec), "recommended_anywhere": row(anywhere),
+            "best_measured_inside_range": row(min(inside, key=lambda c: (measured[c], c))) if inside else None,
+            "references": {k: dict(row(c), note=None if k != "Spark's defaults" or c[1] == top_n * cores
+                                   else f"spark.default.parallelism = {top_n * cores} was not recorded; "
+                                        f"nearest recorded P = {c[1]}")
+                           for k, c in refs.items()}}
+
+
+def corpus_regret(corpus: Path, reps: int = 10, seed: int = 0, method: str = "linear",
+                  only: list[str] | None = None, skipped: list[str] | None = None,
+                  max_load: float | None = None) -> list[dict]:
+    out = []
+    for name in workloads(corpus):
+        if only and name not in only:
+            continue
+        runs = load_sweep(f"{name}/shared", Path(corpus) / name / "shared", None, skipped, max_load)
+        out.append(workload_regret(name, runs, reps, seed, method))
+    return out
