@@ -126,8 +126,8 @@ def load_sweep(name: str, folder: Path, workload: PySparkWorkload | None, skippe
     for row in index.rows:
         if row.status != "ok":
             continue
-        load = row.fields.get("loadavg_1m")
-        if max_load is not None and isinstance(load, (int, float)) and not isinstance(load, bool) and load > max_load:
+        load = row.load()
+        if max_load is not None and load is not None and load > max_load:
             listed = left_out if left_out is not None else skipped
             if listed is not None:
                 listed.append(f"{name}/{row.run_id or row.where}: recorded under a 1-minute load of {load:g} "

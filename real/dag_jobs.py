@@ -23,9 +23,7 @@ run's event log to its index fields (the application's total job time, its stage
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import random
 import sys
 import time
@@ -37,9 +35,9 @@ from pathlib import Path
 from sparkdelay.eventlog.log import EventLog
 from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.ground.errors import UserError
+from sparkdelay.real.job import EXIT_INCOMPLETE, EXIT_OK, await_executors, run_driver
 from sparkdelay.real.workloads import JOBS, job_named
 
-EXIT_OK, EXIT_ERROR, EXIT_EXECUTORS, EXIT_INCOMPLETE = 0, 1, 3, 4   # as real.job's EXIT_*
 
 DAG_DRIVER = "dag_jobs"
 WORK_ITERATIONS = 200     # one work unit: 200 iterations of the pure-Python loop (~10 us here)
@@ -308,19 +306,7 @@ def dag_spark_conf(args) -> dict[str, str]:
 
 
 def main(argv=None) -> int:
-    program_start = time.time()
-    args = parse_args(argv)
-    result: dict = {"status": "error", "program_start": program_start}
-    try:
-        return _run(args, result, program_start)
-    except Exception as exc:  # recorded in the result; the sweep goes on
-        result.setdefault("error", f"{type(exc).__name__}: {exc}"[:2000])
-        return EXIT_ERROR
-    finally:
-        result["driver_end"] = time.time()
-        tmp = Path(args.result).with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        os.replace(tmp, args.result)
+    return run_driver(parse_args, _run, argv)
 
 
 def _run(args, result: dict, program_start: float) -> int:
@@ -332,7 +318,6 @@ def _run(args, result: dict, program_start: float) -> int:
 
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
-    from sparkdelay.real.job import registered_executors
 
     Path(args.eventlog_dir).mkdir(parents=True, exist_ok=True)
     conf = SparkConf().setAll(list(dag_spark_conf(args).items()))
@@ -341,16 +326,9 @@ def _run(args, result: dict, program_start: float) -> int:
     try:
         sc.setLogLevel("WARN")
         result.update(app_id=sc.applicationId, spark_version=sc.version)
-        deadline = time.time() + 30   # as real.job: the constructor's wait is bounded, check N
-        hosts = registered_executors(sc)
-        while len(hosts) < args.nodes and time.time() < deadline:
-            time.sleep(0.5)
-            hosts = registered_executors(sc)
-        result.update(context_ready=time.time(), executors=hosts)
-        if len(hosts) < args.nodes:
-            result.update(status="executors-missing",
-                          error=f"only {len(hosts)} of {args.nodes} executors registered: {hosts}")
-            return EXIT_EXECUTORS
+        missing = await_executors(sc, args.nodes, result)
+        if missing is not None:
+            return missing
         result["collect_start"] = time.time()
         if job.name == "wordcount":
             got = run_wordcount(sc, PARAMS["wordcount"], args.partitions, args.map_slices, args.work_repeat)

@@ -111,11 +111,18 @@ def registered_executors(sc) -> list[str]:
 
 
 def main(argv=None) -> int:
+    return run_driver(parse_args, _run, argv)
+
+
+def run_driver(parse, run, argv=None) -> int:
+    """One driver program's frame, shared by every real job: `run(args, result, program_start)`
+    fills `result`; whatever happens (an exception included: the sweep goes on), the result JSON
+    is written atomically to `args.result`, so the runner never reads half a file."""
     program_start = time.time()
-    args = parse_args(argv)
+    args = parse(argv)
     result: dict = {"status": "error", "program_start": program_start}
     try:
-        return _run(args, result, program_start)
+        return run(args, result, program_start)
     except Exception as exc:  # recorded in the result; the sweep goes on
         result.setdefault("error", f"{type(exc).__name__}: {exc}"[:2000])
         return EXIT_ERROR
@@ -124,6 +131,23 @@ def main(argv=None) -> int:
         tmp = Path(args.result).with_suffix(".tmp")
         tmp.write_text(json.dumps(result, indent=1))
         os.replace(tmp, args.result)
+
+
+def await_executors(sc, nodes: int, result: dict) -> int | None:
+    """Wait (30 s at most) until `nodes` executors have registered; record their hosts in
+    `result`. None when they all came, else the EXIT_EXECUTORS code with the status set.
+    minRegisteredResourcesRatio makes the SparkContext constructor wait, but only up to the
+    waiting time, so the count is checked here."""
+    deadline = time.time() + 30
+    hosts = registered_executors(sc)
+    while len(hosts) < nodes and time.time() < deadline:
+        time.sleep(0.5)
+        hosts = registered_executors(sc)
+    result.update(context_ready=time.time(), executors=hosts)
+    if len(hosts) < nodes:
+        result.update(status="executors-missing", error=f"only {len(hosts)} of {nodes} executors registered: {hosts}")
+        return EXIT_EXECUTORS
+    return None
 
 
 def _run(args, result: dict, program_start: float) -> int:
@@ -152,18 +176,9 @@ def _run(args, result: dict, program_start: float) -> int:
     try:
         sc.setLogLevel("WARN")
         result.update(app_id=sc.applicationId, spark_version=sc.version)
-        # minRegisteredResourcesRatio makes the constructor wait, but only up to the
-        # waiting time; check that all N executors are really there.
-        deadline = time.time() + 30
-        hosts = registered_executors(sc)
-        while len(hosts) < args.nodes and time.time() < deadline:
-            time.sleep(0.5)
-            hosts = registered_executors(sc)
-        result.update(context_ready=time.time(), executors=hosts)
-        if len(hosts) < args.nodes:
-            result.update(status="executors-missing",
-                          error=f"only {len(hosts)} of {args.nodes} executors registered: {hosts}")
-            return EXIT_EXECUTORS
+        missing = await_executors(sc, args.nodes, result)
+        if missing is not None:
+            return missing
         weights_bc = sc.broadcast(weights) if weights is not None else None
         partitioned = sc.parallelize(items, args.map_slices)
         if args.partitioner == "even":

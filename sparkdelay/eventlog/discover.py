@@ -11,7 +11,6 @@ scanning; otherwise a file counts as a log when its first decompressed bytes are
 
 from __future__ import annotations
 
-import math
 
 import os
 from pathlib import Path
@@ -112,10 +111,7 @@ def recorded_loads(args: list[str | Path]) -> dict[Path, float]:
         if not index.is_file():
             continue
         for row in read_index(index).rows:
-            log, load = row.event_log(), row.fields.get("loadavg_1m")
-            if log is None or load is None:
-                continue
-            if isinstance(load, bool) or not isinstance(load, (int, float)) or not math.isfinite(load) or load < 0:
-                raise UserError(f"{row.where}: loadavg_1m: expected a load >= 0, got {load!r}")
-            out[log.resolve()] = float(load)
+            log, load = row.event_log(), row.load()
+            if log is not None and load is not None:
+                out[log.resolve()] = load
     return out

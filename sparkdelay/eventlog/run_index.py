@@ -15,6 +15,7 @@ the field names exactly as written on disk (`run_id`, `status`, `event_log`, `no
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,16 @@ class IndexRow:
         if not isinstance(log, str) or not log:
             raise UserError(f"{self.where}: {key}: expected a path, got {log!r}")
         return self.index.parent / log
+
+    def load(self) -> float | None:
+        """The 1-minute load average `sparkdelay run` recorded at the run's start (`loadavg_1m`);
+        None when the row has none (an older or hand-made index)."""
+        load = self.fields.get("loadavg_1m")
+        if load is None:
+            return None
+        if isinstance(load, bool) or not isinstance(load, (int, float)) or not math.isfinite(load) or load < 0:
+            raise UserError(f"{self.where}: loadavg_1m: expected a load >= 0, got {load!r}")
+        return float(load)
 
 
 def row_partitioner(fields: dict, where: str) -> str:
