@@ -12,8 +12,9 @@ task what the model needs:
   stage with tasks on fresh and on reused workers, the start-up is fitted as its own term and
   left to the model to charge, so more executors (more fresh workers) cost what they should;
 - its size: shuffle bytes read, else input bytes, else input records, and per stage a fit
-  demand = fixed + per-unit x size (+ start-up; least squares, all >= 0), which is what a changed
-  partition count is scaled by;
+  demand = fixed + per-unit x size (+ start-up; least squares, all >= 0), where the fixed cost is
+  the JVM-side overhead the log records per task (deserialization, result serialization), not an
+  intercept fitted to a handful of tasks: that is what a changed partition count is scaled by;
 - the shuffle bytes it wrote and read, from which a one-parent stage's preferred hosts come (the
   20 % rule on the simulated map outputs, as ShuffledRDD; two or more parents: none, as
   CoGroupedRDD; no parent: none, unless the log's `prefs` were known, which it does not record).
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,7 @@ class LoggedApp:
     jobs: tuple[LoggedJob, ...]
     gaps_s: tuple[float, ...]     # per job: driver time since the previous job ended (job 0: 0)
     driver: dict[str, float]      # submit_delay_s, stage_gap_s, collect_s (medians over the log)
+    machines: MachineMap = field(default_factory=MachineMap)   # the cluster file's machines, spare hosts included
 
     @property
     def measured_s(self) -> float:
@@ -156,33 +158,71 @@ def _stage_tasks(log: EventLog, job: Job, stage: Stage, by_stage: dict) -> list[
     return [done[i] for i in range(stage.num_tasks)]
 
 
-def _fit(demands: list[float], sizes: list[int], fresh: list[bool]) -> tuple[float, float, float, float]:
+def _jvm_overhead_s(task: Task) -> float:
+    """What a task costs whatever its data: deserializing the task and serializing its result."""
+    return ((task.executor_deserialize_time_ms or 0) + (task.result_serialization_time_ms or 0)) / 1000.0
+
+
+# Fewest tasks a stage needs before a fixed cost per task is fitted from it (by leave-one-out):
+# below it, a handful of sizes that differ by chance would decide how the stage's work scales.
+MIN_TASKS_FOR_INTERCEPT = 5
+
+
+def _fit(demands: list[float], sizes: list[int], fresh: list[bool],
+         overhead: float = 0.0) -> tuple[float, float, float, float]:
     """(fixed, per unit, start-up, residual sd) of demand = fixed + per_unit x size + start-up x
     fresh, all >= 0 (non-negative least squares).
 
-    The start-up is told apart only where the stage has tasks on fresh and on reused workers;
-    elsewhere it stays in the other terms. Where the sizes cannot tell a fixed cost from a
-    per-unit one (one size for all tasks), the work is taken to scale with the size, so a stage
-    keeps its total work when its partitions change (the data-parallel reading; a per-task
-    overhead then goes unseen)."""
+    Two readings of the fixed cost compete. Data-parallel: the fixed cost is the JVM-side
+    overhead the log records per task (`overhead`: deserializing the task, serializing its
+    result) and the rest is work that scales with the data, so a what-if with more partitions
+    spreads the stage's work. Fitted: an intercept, for work a task pays whatever its data (a
+    model's weights unpickled per task). The fitted one is kept only where the stage has at least
+    MIN_TASKS_FOR_INTERCEPT tasks and it predicts each task left out better than the
+    data-parallel one: an intercept through a few tasks whose sizes differ by chance takes the
+    stage's work for a per-task cost and multiplies it with the partitions. The start-up is
+    told apart where the stage has tasks on fresh and on reused workers; where every task forked a
+    fresh worker, a fitted intercept above the JVM overhead is taken for the start-up."""
     d = np.asarray(demands, float)
     x = np.asarray(sizes, float)
     f = np.asarray(fresh, float)
-    cols, names = [], []
-    if not x.any():
-        cols, names = [np.ones_like(d)], ["fixed"]
-    elif np.ptp(x) > 0 and len(d) >= 2:
-        cols, names = [np.ones_like(d), x], ["fixed", "per"]
-    else:
-        cols, names = [x], ["per"]
-    if 0 < f.sum() < len(f) and len(d) > len(cols) + 1:
-        cols.append(f)
-        names.append("startup")
-    coef, _ = nnls(np.column_stack(cols), d)
-    got = dict(zip(names, (float(c) for c in coef)))
-    resid = d - np.column_stack(cols) @ coef
+    if not x.any():   # no size: the stage's work spread evenly (job_spec), its mean per task
+        return float(d.mean()) if len(d) else 0.0, 0.0, 0.0, float(d.std(ddof=1)) if len(d) > 1 else 0.0
+    with_startup = 0 < f.sum() < len(f) and len(d) > 3
+
+    def data_parallel(d, x, f):
+        fixed = min(overhead, float(d.min()))
+        if with_startup and 0 < f.sum() < len(f):
+            (per, startup), _ = nnls(np.column_stack([x, f]), d - fixed)
+        else:   # the ratio estimate: the stage's work over its data, so the total is kept
+            per, startup = float((d - fixed).sum() / x.sum()) if x.sum() else 0.0, 0.0
+        return fixed, float(per), float(startup)
+
+    def fitted(d, x, f):
+        cols = [np.ones_like(d), x] + ([f] if with_startup and 0 < f.sum() < len(f) else [])
+        coef, _ = nnls(np.column_stack(cols), d)
+        return float(coef[0]), float(coef[1]), float(coef[2]) if len(coef) > 2 else 0.0
+
+    def loo(reading) -> float:
+        errs = []
+        for i in range(len(d)):
+            keep = np.arange(len(d)) != i
+            a, b, c = reading(d[keep], x[keep], f[keep])
+            errs.append((d[i] - a - b * x[i] - c * f[i]) ** 2)
+        return float(np.mean(errs))
+
+    reading = data_parallel
+    if len(d) >= MIN_TASKS_FOR_INTERCEPT and np.ptp(x) > 0 and loo(fitted) < loo(data_parallel):
+        reading = fitted
+    fixed, per, startup = reading(d, x, f)
+    if reading is fitted and len(f) and f.all() and fixed > overhead:
+        # Every task forked a fresh worker: its start-up and a per-task cost are one intercept.
+        # It is read as the start-up (imports, the model built on first use), which a what-if
+        # with fewer slots than tasks charges only to the tasks that find no idle worker.
+        fixed, startup = min(overhead, fixed), fixed - min(overhead, fixed)
+    resid = d - fixed - per * x - startup * f
     sd = float(resid.std(ddof=1)) if len(d) > 1 else 0.0
-    return got.get("fixed", 0.0), got.get("per", 0.0), got.get("startup", 0.0), sd
+    return fixed, per, startup, sd
 
 
 def _is_python(stage: Stage) -> bool:
@@ -235,7 +275,8 @@ def logged_app(log: EventLog, machines: MachineMap) -> LoggedApp:
             python = _is_python(s)
             fresh = [python and t.task_id in fresh_ids for t in tasks]
             ds = [demand.get(t.task_id, 0.0) for t in tasks]
-            fixed, per, startup, sd = _fit(ds, sizes, fresh)
+            overhead = statistics.median(_jvm_overhead_s(t) for t in tasks)
+            fixed, per, startup, sd = _fit(ds, sizes, fresh, overhead)
             # The start-up is the model's to charge (to the tasks its own replay finds on fresh
             # workers), so each task keeps only the rest of its demand.
             own = tuple(max(0.0, dm - startup * fr) for dm, fr in zip(ds, fresh))
@@ -251,7 +292,7 @@ def logged_app(log: EventLog, machines: MachineMap) -> LoggedApp:
     med = lambda xs: max(0.0, statistics.median(xs) / 1000.0) if xs else 0.0   # noqa: E731
     driver = {"submit_delay_s": med(submit_delays), "stage_gap_s": med(stage_gaps), "collect_s": med(collects)}
     return LoggedApp(log.path, log.app_id or Path(log.path).name, cluster, tuple(stages), tuple(kept_jobs), gaps,
-                     driver)
+                     driver, machines)
 
 
 def _check_result_stages(log: EventLog, stages: list[LoggedStage]) -> None:
@@ -326,15 +367,18 @@ def job_spec(app: LoggedApp, partitions: dict[int, int] | None = None, noise: bo
 
 
 def cluster_with(cluster: ClusterSpec, executors: int | None = None, cores: int | None = None,
-                 config: dict[str, str] | None = None) -> ClusterSpec:
-    """The cluster with `executors` executors (the first ones kept, new ones on new hosts placed
-    like the logged ones: on the one shared machine if all hosts share one, else each on a machine
-    of its own), `cores` slots each, and `config` keys set."""
+                 config: dict[str, str] | None = None, machines_map: MachineMap | None = None) -> ClusterSpec:
+    """The cluster with `executors` executors, `cores` slots each, and `config` keys set. The
+    first logged executors are kept; more go first on the hosts `machines_map` (the cluster file)
+    lists and the log did not use, in the file's order, on their machines (so a fourth loopback
+    host of a 2-core box shares its 2 cores), then on new hosts placed like the logged ones: on
+    the one shared machine if all hosts share one, else each on a machine of its own."""
     execs = list(cluster.executors)
     machines = {m.name: m for m in cluster.machines}
     machine_of = {h: m.name for m in cluster.machines for h in m.hosts}
     shared = len(machines) == 1 and len(cluster.hosts) > 1
     template = execs[0]
+    spare = [(h, m) for h, m in (machines_map.by_host.items() if machines_map else ()) if h not in machine_of]
     if executors is not None:
         if executors <= len(execs):
             execs = execs[:executors]
@@ -343,6 +387,14 @@ def cluster_with(cluster: ClusterSpec, executors: int | None = None, cores: int 
             k = 0
             while len(execs) < executors:
                 k += 1
+                if spare:
+                    host, m = spare.pop(0)
+                    execs.append(replace(template, id=f"whatif-{k}", host=host))
+                    kept = machines.get(m.name, replace(m, hosts=()))
+                    machines[m.name] = replace(kept, hosts=kept.hosts + (host,))
+                    machine_of[host] = m.name
+                    taken.add(host)
+                    continue
                 host = f"whatif-host-{k}"
                 if host in taken:
                     continue

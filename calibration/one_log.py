@@ -126,7 +126,7 @@ def one_log_heldout(runs: list[tuple[EventLog, LoggedApp]], reps: int, seed: int
             if k == i:
                 continue
             cfg = configs[k]
-            cluster = cluster_with(src.cluster, cfg.executors, cfg.cores, {"spark.locality.wait": cfg.wait})
+            cluster = cluster_with(src.cluster, cfg.executors, cfg.cores, {"spark.locality.wait": cfg.wait}, src.machines)
             changed = {s.stage_id: n for s, n in zip(src.stages, cfg.tasks) if n != s.num_tasks}
             p = predict(src, cluster, job_spec(src, changed), reps, seed)
             base = sparklens_time(src, durations[i], cfg.executors * cfg.cores, cfg.tasks)

@@ -13,7 +13,7 @@ import statistics
 import pytest
 
 from sparkdelay.app.cli import main
-from sparkdelay.calibration.logged_dag import cluster_with, job_spec, logged_app, respread
+from sparkdelay.calibration.logged_dag import _fit, cluster_with, job_spec, logged_app, respread
 from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.eventlog.writer import write_eventlog
 from sparkdelay.sim.model.cluster import ClusterSpec, ExecutorSpec, MachineMap, MachineSpec, load_machines
@@ -73,6 +73,18 @@ def test_more_partitions_spread_the_recorded_work_keeping_its_total():
     assert sum(after.stages[1].cpu_seconds) == pytest.approx(fitted + 18 * s.fixed_s, rel=1e-6)
 
 
+def test_a_few_tasks_of_unequal_size_are_read_as_data_parallel_work_plus_the_logged_overhead():
+    """Two reduce tasks whose sizes differ 2x by chance but took the same CPU (the wordcount
+    log's join stage): an intercept through them would call all the work per-task, and a what-if
+    at 4 partitions would double the stage. The fixed part is what the log says each task spent
+    deserializing and serializing; the rest is work that spreads with the data."""
+    fixed, per, startup, _ = _fit([2.0, 2.1], [18_000, 9_400], [False, False], overhead=0.06)
+    assert (fixed, startup) == (0.06, 0.0)
+    at_four = [fixed + per * x for x in respread((18_000, 9_400), 4)]
+    assert sum(at_four) == pytest.approx(4.1 + 2 * 0.06, rel=1e-6)
+    assert _fit([0.5, 0.5], [0, 0], [False, False], overhead=0.06)[:2] == (0.5, 0.0)   # no size: even spread
+
+
 def test_more_executors_on_a_shared_machine_join_it_and_own_machines_get_their_cores():
     shared = ClusterSpec.make("4.0", {}, [ExecutorSpec("0", "127.0.0.2", 8), ExecutorSpec("1", "127.0.0.3", 8)],
                               [MachineSpec("box", 2, ("127.0.0.2", "127.0.0.3"))])
@@ -83,6 +95,30 @@ def test_more_executors_on_a_shared_machine_join_it_and_own_machines_get_their_c
     assert len(grown.machines) == 3 and {m.cores for m in grown.machines} == {2}
     assert grown.config["spark.executor.cores"] == "2"
     assert len(cluster_with(own, executors=1).executors) == 1
+
+
+def test_more_executors_go_first_on_the_cluster_files_spare_hosts_sharing_their_machine():
+    """A log from 2 executors of a 2-core box whose cluster file lists 4 loopback hosts: a third
+    executor goes on 127.0.0.4 of that box (sharing its 2 cores), not on a machine of its own."""
+    box = MachineSpec("box", 2, ("127.0.0.2", "127.0.0.3", "127.0.0.4"))
+    logged = ClusterSpec.make("4.0", {}, [ExecutorSpec("0", "127.0.0.2", 2), ExecutorSpec("1", "127.0.0.3", 2)],
+                              [MachineSpec("box", 2, ("127.0.0.2", "127.0.0.3"))])
+    machines = MachineMap(by_host={h: box for h in box.hosts})
+    grown = cluster_with(logged, executors=4, machines_map=machines)
+    assert [e.host for e in grown.executors][:3] == ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+    assert [m.cores for m in grown.machines] == [2]
+    assert set(grown.machines[0].hosts) == {e.host for e in grown.executors}   # the fourth: a new host, same box
+
+
+def test_a_stage_whose_every_task_forked_a_worker_reads_its_intercept_as_start_up():
+    """Six tasks, each on a fresh Python worker, each paying ~3 s before its data-bound work: the
+    intercept is the workers' start-up (charged by the model only to tasks that find no idle
+    worker), and only the JVM overhead the log records stays a per-task cost."""
+    sizes = [100, 200, 300, 400, 500, 600]
+    demands = [3.0 + 0.01 * x for x in sizes]
+    fixed, per, startup, sd = _fit(demands, sizes, [True] * 6, overhead=0.05)
+    assert fixed == 0.05 and startup == pytest.approx(2.95, abs=1e-6) and per == pytest.approx(0.01, abs=1e-9)
+    assert sd == pytest.approx(0.0, abs=1e-9)
 
 
 def test_a_simulated_multi_job_log_is_replayed_job_by_job(tmp_path):

@@ -92,7 +92,7 @@ def _log_builder(args):
         raise UserError(f"--log: no stage of {app.path} reads a shuffle: there are no partitions to search")
 
     def build(c):
-        cl = cluster_with(app.cluster, c.nodes, c.cores, {"spark.locality.wait": c.wait})
+        cl = cluster_with(app.cluster, c.nodes, c.cores, {"spark.locality.wait": c.wait}, app.machines)
         return cl, job_spec(app, shuffle_widths(app, c.partitions)), app.cost_model()
     return build, app.cluster
 

@@ -91,7 +91,7 @@ def run(args) -> int:
         if key in SPARK_KEYS:   # a negative wait, a bad unit, 0 cores: refused before any simulation
             SPARK_KEYS[key].parse(value, where)
     partitions = _partitions(app, args)
-    asked = cluster_with(app.cluster, args.executors, args.executor_cores, conf)
+    asked = cluster_with(app.cluster, args.executors, args.executor_cores, conf, app.machines)
     logged_job = job_spec(app)
     new_job = job_spec(app, partitions)
     replay = predict(app, app.cluster, logged_job, args.reps, args.seed)
