@@ -21,6 +21,7 @@ next to the run-to-run spread of repeated configurations (the noise floor).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from sparkdelay.calibration.fit import _driver
@@ -67,9 +68,25 @@ def linear_in_nodes(train: list[Run], run: Run) -> float:
     return baseline(train, run)
 
 
-def few_shot_runs(runs: list[Run]) -> list[Run]:
+def spanning_design(runs: list[Run]) -> tuple[tuple[int, int], ...]:
+    """Three runs that span what a search will ask about: the fewest partitions on the fewest
+    nodes, the geometric middle of the recorded partition counts on the middle node count, the
+    most partitions on the most nodes (all at wait FEW_SHOT_WAIT). A model calibrated between P = 8
+    and P = 40 has not seen a task with the cores to itself, and a recommender that may not
+    extrapolate cannot recommend below P = 8; this design calibrates the whole range instead."""
+    ps = sorted({r.row["partitions"] for r in runs})
+    ns = sorted({r.row["nodes"] for r in runs})
+    if not ps:
+        return ()
+    middle = min(ps, key=lambda p: (abs(math.log(p) - (math.log(ps[0]) + math.log(ps[-1])) / 2), p))
+    return ((ns[0], ps[0]), (ns[len(ns) // 2], middle), (ns[-1], ps[-1]))
+
+
+def few_shot_runs(runs: list[Run], design: tuple[tuple[int, int], ...] = FEW_SHOT) -> list[Run]:
+    """The first recorded run of each (nodes, partitions) of the design, at wait FEW_SHOT_WAIT
+    (a configuration the design names twice is one run)."""
     chosen = []
-    for n, p in FEW_SHOT:
+    for n, p in dict.fromkeys(design):
         match = [r for r in runs if r.row["nodes"] == n and r.row["partitions"] == p
                  and r.row["wait"] == FEW_SHOT_WAIT]
         chosen.extend(match[:1])

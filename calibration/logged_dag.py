@@ -73,6 +73,7 @@ class LoggedStage:
     residual_sd_s: float          # spread of the demands around the fit
     python: bool = False          # its tasks run in Python workers
     startup_s: float = 0.0        # CPU a task pays on a worker that has not run this stage yet
+    rdds: tuple[str, ...] = ()    # its RDDs' class names, sorted: what it computes, whatever its id
 
     @property
     def num_tasks(self) -> int:
@@ -282,7 +283,7 @@ def logged_app(log: EventLog, machines: MachineMap) -> LoggedApp:
             own = tuple(max(0.0, dm - startup * fr) for dm, fr in zip(ds, fresh))
             stages.append(LoggedStage(s.stage_id, s.name or f"stage {s.stage_id}", jpos, parents, own,
                                       tuple(sizes), unit, tuple(read), tuple(t.shuffle_bytes_written for t in tasks),
-                                      fixed, per, sd, python, startup))
+                                      fixed, per, sd, python, startup, tuple(sorted(s.rdd_names))))
         result = max(ran, key=lambda s: s.stage_id)
         if result.completion_ms is not None:
             collects.append(job.completion_ms - result.completion_ms)

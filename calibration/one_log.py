@@ -4,8 +4,9 @@ next to a Sparklens-style baseline.
 Given the logs of one job recorded in several configurations (executors, executor cores,
 `spark.locality.wait`, partitions of its stages), each log in turn is the only input: its
 `LoggedApp` (`logged_dag`) is changed to every other log's configuration (that log's executor
-count and cores, wait, and task count of each stage, matched by position: the same job builds
-the same stages in the same order) and simulated; the prediction is compared with what that
+count and cores, wait, and task count of each stage, matched in `canonical` order: by depth in
+the DAG and what each stage computes, since stage ids of independent stages differ between runs)
+and simulated; the prediction is compared with what that
 log measured (absolute percentage error of the application's job time). Each source log's
 replay of its own configuration is scored too (the first thing `whatif` prints).
 
@@ -27,13 +28,42 @@ import numpy as np
 from sparkdelay.ground.errors import UserError
 from sparkdelay.eventlog.log import EventLog
 
-from sparkdelay.calibration.logged_dag import LoggedApp, cluster_with, job_spec, predict, respread
+from sparkdelay.calibration.logged_dag import LoggedApp, LoggedStage, cluster_with, job_spec, predict, respread
+
+
+def canonical(app: LoggedApp) -> list[LoggedStage]:
+    """The app's stages in an order that two runs of one job share: per job, by depth in its DAG,
+    then by what the stage computes (its RDDs) and which stages it reads. Stage ids are not that
+    order: independent stages are numbered as the DAGScheduler happens to visit them, so the two
+    sides of a DataFrame join swap ids between runs (`sqlagg`: the scan of 20,000 rows is stage 0
+    in one run and stage 1 in the next)."""
+    by_id = {s.stage_id: s for s in app.stages}
+    depth: dict[int, int] = {}
+
+    def depth_of(s: LoggedStage) -> int:
+        if s.stage_id not in depth:
+            depth[s.stage_id] = 1 + max((depth_of(by_id[p]) for p in s.parents if p in by_id), default=-1)
+        return depth[s.stage_id]
+
+    pos: dict[int, int] = {}
+    out: list[LoggedStage] = []
+    for job in sorted({s.job for s in app.stages}):
+        stages = [s for s in app.stages if s.job == job]
+        for d in sorted({depth_of(s) for s in stages}):
+            level = sorted((s for s in stages if depth_of(s) == d),
+                           key=lambda s: (s.rdds, tuple(sorted(pos[p] for p in s.parents)), s.stage_id))
+            for s in level:
+                pos[s.stage_id] = len(out)
+                out.append(s)
+    return out
 
 
 def shape(app: LoggedApp) -> tuple:
-    """What makes two logs runs of one job: per job, its stages' parents by position."""
-    pos = {s.stage_id: i for i, s in enumerate(app.stages)}
-    return tuple((s.job, tuple(pos[p] for p in s.parents)) for s in app.stages)
+    """What makes two logs runs of one job: per stage in canonical order, its job, what it
+    computes and the canonical positions of its parents."""
+    order = canonical(app)
+    pos = {s.stage_id: i for i, s in enumerate(order)}
+    return tuple((s.job, s.rdds, tuple(sorted(pos[p] for p in s.parents))) for s in order)
 
 
 @dataclass(frozen=True)
@@ -41,7 +71,7 @@ class Config:
     executors: int
     cores: int
     wait: str
-    tasks: tuple[int, ...]   # per stage, by position
+    tasks: tuple[int, ...]   # per stage, in canonical order
 
     def label(self) -> str:
         return f"N{self.executors} C{self.cores} w{self.wait} tasks {'/'.join(map(str, self.tasks))}"
@@ -52,22 +82,22 @@ def config_of(app: LoggedApp) -> Config:
     if len(cores) != 1:
         raise UserError(f"{app.path}: executors of {sorted(cores)} cores; one size is compared")
     return Config(len(app.cluster.executors), cores.pop(), app.cluster.config.get("spark.locality.wait", "3s"),
-                  tuple(s.num_tasks for s in app.stages))
+                  tuple(s.num_tasks for s in canonical(app)))
 
 
-def sparklens_time(app: LoggedApp, recorded: dict[int, list[float]], slots: int, tasks: tuple[int, ...]) -> float:
-    """The baseline's job time for `slots` task slots and `tasks` per stage."""
+def sparklens_time(app: LoggedApp, recorded: dict[int, list[float]], slots: int, tasks: dict[int, int]) -> float:
+    """The baseline's job time for `slots` task slots and `tasks` per stage id."""
     total, finish = 0.0, {}
     by_job: dict[int, list] = {}
-    for i, s in enumerate(app.stages):
-        by_job.setdefault(s.job, []).append((i, s))
+    for s in app.stages:
+        by_job.setdefault(s.job, []).append(s)
     for j, stages in sorted(by_job.items()):
         start = app.gaps_s[j] + app.driver["submit_delay_s"]
         job_end = 0.0
-        for i, s in stages:
+        for s in stages:
             durations = recorded[s.stage_id]
-            if tasks[i] != len(durations):
-                ms = respread(tuple(int(round(d * 1000)) for d in durations), tasks[i])
+            if tasks[s.stage_id] != len(durations):
+                ms = respread(tuple(int(round(d * 1000)) for d in durations), tasks[s.stage_id])
                 durations = [m / 1000.0 for m in ms]
             ready = max([finish[p] + app.driver["stage_gap_s"] for p in s.parents], default=0.0)
             free = [ready] * slots
@@ -127,9 +157,10 @@ def one_log_heldout(runs: list[tuple[EventLog, LoggedApp]], reps: int, seed: int
                 continue
             cfg = configs[k]
             cluster = cluster_with(src.cluster, cfg.executors, cfg.cores, {"spark.locality.wait": cfg.wait}, src.machines)
-            changed = {s.stage_id: n for s, n in zip(src.stages, cfg.tasks) if n != s.num_tasks}
+            tasks = {s.stage_id: n for s, n in zip(canonical(src), cfg.tasks)}
+            changed = {s.stage_id: tasks[s.stage_id] for s in src.stages if tasks[s.stage_id] != s.num_tasks}
             p = predict(src, cluster, job_spec(src, changed), reps, seed)
-            base = sparklens_time(src, durations[i], cfg.executors * cfg.cores, cfg.tasks)
+            base = sparklens_time(src, durations[i], cfg.executors * cfg.cores, tasks)
             pairs.append(Pair(src.app_id, tgt.app_id, cfg.label(), tgt.measured_s, p.mean_s, base))
             if progress is not None:
                 progress()

@@ -1,7 +1,9 @@
 """How good is the recommended configuration in reality? The regret over a recorded corpus.
 
 Per workload of the corpus (`calibration.corpus`), the model is calibrated few-shot on three
-real runs (N1 P8, N2 P20, N3 P40 at wait 3 s, what a user runs before asking), every recorded
+real runs at wait 3 s, what a user runs before asking: design "fixed" is N1 P8, N2 P20, N3 P40
+(the issue's split D), design "span" the fewest partitions on the fewest nodes, the middle and
+the most on the most nodes (`corpus.spanning_design`). Every recorded
 configuration (nodes x partitions x wait) is simulated with it (each from its own event log, as
 `validate` does), and the configuration with the least predicted mean time among those inside
 the range the three runs calibrated (executors and partitions between theirs, their machine
@@ -19,7 +21,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from sparkdelay.calibration.corpus import few_shot_runs, workloads
+from sparkdelay.calibration.corpus import FEW_SHOT, few_shot_runs, spanning_design, workloads
 from sparkdelay.calibration.heldout import Run, fit, load_sweep
 from sparkdelay.calibration.validate import calibrated_range, compare, outside_range
 
@@ -28,8 +30,12 @@ def _config(r: Run) -> tuple[int, int, str]:
     return (r.row["nodes"], r.row["partitions"], r.row["wait"])
 
 
-def workload_regret(name: str, runs: list[Run], reps: int, seed: int, method: str) -> dict:
-    few = few_shot_runs(runs)
+# The few-shot designs: the three runs a user records before asking.
+DESIGNS = ("fixed", "span")
+
+
+def workload_regret(name: str, runs: list[Run], reps: int, seed: int, method: str, design: str = "fixed") -> dict:
+    few = few_shot_runs(runs, FEW_SHOT if design == "fixed" else spanning_design(runs))
     if len(few) < 3:
         return {"workload": name, "note": "the three few-shot runs are not all recorded"}
     model = fit(few, method)
@@ -55,7 +61,7 @@ def workload_regret(name: str, runs: list[Run], reps: int, seed: int, method: st
     def row(c):
         return {"config": {"nodes": c[0], "partitions": c[1], "wait": c[2]}, "measured_s": measured[c],
                 "predicted_s": predicted[c], "regret": measured[c] / measured[best] - 1, "reps": len(groups[c])}
-    return {"workload": name, "configs": len(groups), "few_shot": [_config(r) for r in few],
+    return {"workload": name, "configs": len(groups), "design": design, "few_shot": [_config(r) for r in few],
             "calibrated_range": span, "configs_inside_range": len(inside),
             "best_measured": row(best), "recommended": row(rec), "recommended_anywhere": row(anywhere),
             "best_measured_inside_range": row(min(inside, key=lambda c: (measured[c], c))) if inside else None,
@@ -67,11 +73,11 @@ def workload_regret(name: str, runs: list[Run], reps: int, seed: int, method: st
 
 def corpus_regret(corpus: Path, reps: int = 10, seed: int = 0, method: str = "linear",
                   only: list[str] | None = None, skipped: list[str] | None = None,
-                  max_load: float | None = None) -> list[dict]:
+                  max_load: float | None = None, design: str = "fixed") -> list[dict]:
     out = []
     for name in workloads(corpus):
         if only and name not in only:
             continue
         runs = load_sweep(f"{name}/shared", Path(corpus) / name / "shared", None, skipped, max_load)
-        out.append(workload_regret(name, runs, reps, seed, method))
+        out.append(workload_regret(name, runs, reps, seed, method, design))
     return out

@@ -94,3 +94,20 @@ def test_recommend_from_an_event_log_searches_its_shuffle_partitions(capsys):
                  "--nodes", "1-2", "--partitions", "4,9,20", "--wait", "0s,3s", "--reps", "3", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["configs"] == 12 and doc["best"][0]["config"]["partitions"] in (4, 9, 20)
+
+
+def test_the_spanning_few_shot_design_calibrates_the_whole_range_the_search_asks_about():
+    """Three calibration runs between P = 8 and P = 40 leave the best configurations of most
+    corpus workloads (P = 2-4) outside what the model may recommend; the spanning design takes
+    the fewest partitions on the fewest nodes, the geometric middle, the most on the most nodes."""
+    from types import SimpleNamespace
+
+    from sparkdelay.calibration.corpus import few_shot_runs, spanning_design
+
+    runs = [SimpleNamespace(row={"nodes": n, "partitions": p, "wait": w})
+            for n in (1, 2, 3) for p in (1, 4, 8, 9, 14, 20, 40) for w in ("0s", "3s")]
+    assert spanning_design(runs) == ((1, 1), (2, 8), (3, 40))
+    assert [(r.row["nodes"], r.row["partitions"], r.row["wait"]) for r in few_shot_runs(runs, spanning_design(runs))] \
+        == [(1, 1, "3s"), (2, 8, "3s"), (3, 40, "3s")]
+    assert spanning_design(runs[:2]) == ((1, 1), (1, 1), (1, 1))     # one configuration: nothing to span,
+    assert len(few_shot_runs(runs[:2], spanning_design(runs[:2]))) == 1   # and one run, not three

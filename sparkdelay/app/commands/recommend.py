@@ -52,6 +52,9 @@ def add_arguments(parser) -> None:
     proof.add_argument("--only", action="append", metavar="NAME", help="with --corpus: only this workload (repeatable)")
     proof.add_argument("--method", choices=("linear", "trace"), default="linear",
                        help="with --corpus: the few-shot fit (default linear)")
+    proof.add_argument("--design", choices=("fixed", "span"), default="fixed",
+                       help="with --corpus: the three calibration runs: fixed = N1 P8, N2 P20, N3 P40 (default); "
+                            "span = fewest P on fewest nodes, the middle P, most P on most nodes (all wait 3 s)")
 
 
 def _pyspark_builder(args):
@@ -214,11 +217,15 @@ def _corpus(args) -> int:
     if not Path(args.corpus).is_dir() or not workloads(Path(args.corpus)):
         raise UserError(f"--corpus: {args.corpus}: no workloads (<job>/shared/index.jsonl) in this folder")
     skipped: list[str] = []
-    rows = corpus_regret(Path(args.corpus), args.reps, args.seed, args.method, args.only, skipped)
-    doc = {"corpus": args.corpus, "method": args.method, "reps": args.reps, "workloads": rows, "skipped": skipped}
+    rows = corpus_regret(Path(args.corpus), args.reps, args.seed, args.method, args.only, skipped,
+                         design=args.design)
+    doc = {"corpus": args.corpus, "method": args.method, "design": args.design, "reps": args.reps,
+           "workloads": rows, "skipped": skipped}
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
+    print(f"few-shot design {args.design}: " + "; ".join(
+        f"{w['workload']} " + ", ".join(f"N{n} P{p}" for n, p, _ in w.get("few_shot", ())) for w in rows))
     print(f"{'workload':<10} {'recommended (few-shot ' + args.method + ')':<32} {'regret':>7}   "
           f"{'best measured':<22} {'defaults regret':>15} {'most P, N regret':>16}")
     for w in rows:
