@@ -51,7 +51,7 @@ from sparkdelay.sim.model.job import JobSpec, StageSpec
 
 from sparkdelay.eventlog.log import EventLog, Job, Stage, Task
 
-from sparkdelay.calibration.contention import cpu_demands, fresh_worker_tasks
+from sparkdelay.calibration.contention import cpu_demands, executor_cold_start, fresh_worker_tasks
 from sparkdelay.calibration.validate import logged_cluster
 
 
@@ -105,6 +105,7 @@ class LoggedApp:
     gaps_s: tuple[float, ...]     # per job: driver time since the previous job ended (job 0: 0)
     driver: dict[str, float]      # submit_delay_s, stage_gap_s, collect_s (medians over the log)
     machines: MachineMap = field(default_factory=MachineMap)   # the cluster file's machines, spare hosts included
+    executor_first_task_s: float = 0.0   # CPU an executor's JVM pays on its first tasks (contention.executor_cold_start)
 
     @property
     def measured_s(self) -> float:
@@ -112,10 +113,11 @@ class LoggedApp:
         return (self.jobs[-1].completion_ms - self.jobs[0].submission_ms) / 1000.0
 
     def cost_model(self) -> CostModel:
-        """Only the driver's times: every task's cost is in its stage's demands already."""
+        """The driver's times and the executors' cold start: every task's own cost is in its
+        stage's demands already."""
         return CostModel(worker_startup_s=0.0, worker_startup_sd_s=0.0, task_overhead_s=0.0,
                          task_overhead_sd_s=0.0, cpu_per_item_s=0.0, cpu_per_item_sd_s=0.0,
-                         map_task_overhead_s=0.0, **self.driver)
+                         map_task_overhead_s=0.0, executor_first_task_s=self.executor_first_task_s, **self.driver)
 
     def stage_named(self, key: str, where: str) -> LoggedStage:
         """A stage by its id or its name (the log's call site); a name must be unique."""
@@ -253,6 +255,10 @@ def logged_app(log: EventLog, machines: MachineMap) -> LoggedApp:
     fresh_ids = fresh_worker_tasks(log.tasks, slots)
     demand = cpu_demands(log.tasks, lambda t: (machine_of_host[t.host].name, machine_of_host[t.host].cores)
                          if t.host in machine_of_host else (f"host:{t.host}", 1))
+    # The model charges an executor's cold start once per executor (a what-if with more executors
+    # pays it more often), so the first tasks that paid it in the log keep only the rest.
+    cold, first_task_s = executor_cold_start(log.tasks, demand)
+    demand = {tid: d - cold.get(tid, 0.0) for tid, d in demand.items()}
 
     stages: list[LoggedStage] = []
     kept_jobs: list[LoggedJob] = []
@@ -293,7 +299,7 @@ def logged_app(log: EventLog, machines: MachineMap) -> LoggedApp:
     med = lambda xs: max(0.0, statistics.median(xs) / 1000.0) if xs else 0.0   # noqa: E731
     driver = {"submit_delay_s": med(submit_delays), "stage_gap_s": med(stage_gaps), "collect_s": med(collects)}
     return LoggedApp(log.path, log.app_id or Path(log.path).name, cluster, tuple(stages), tuple(kept_jobs), gaps,
-                     driver, machines)
+                     driver, machines, first_task_s)
 
 
 def _check_result_stages(log: EventLog, stages: list[LoggedStage]) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparkdelay.calibration.contention import cpu_demands, fresh_worker_tasks
+from sparkdelay.calibration.contention import cpu_demands, executor_cold_start, fresh_worker_tasks
 from sparkdelay.calibration.fit import fit_linear
 from sparkdelay.eventlog.discover import find_logs
 from sparkdelay.calibration.pipeline import calibrate
@@ -227,6 +227,24 @@ def test_contention_integral_and_worker_pool():
     # A worker is warm only for its own stage: a later stage on "b" starts its own worker.
     later = Task(1, 0, 0, 0, 6, "b", "h", "ANY", 9000, 9500)
     assert fresh_worker_tasks(tasks + [later]) == {0, 1, 2, 6}
+
+
+def test_an_executors_slow_first_deserialization_is_taken_out_of_its_tasks_as_one_cold_start():
+    def task(tid, ex, launch, finish, deser):
+        t = Task(0, 0, tid, 0, tid, ex, "h", "ANY", launch, finish)
+        t.executor_deserialize_time_ms = deser
+        return t
+
+    # Executor "a": a first wave of two tasks (launched before its first finish) that spent
+    # 600 ms deserializing; later tasks spent 100 ms: the wave's excess is 0.5 s each.
+    tasks = [task(0, "a", 0, 2000, 600), task(1, "a", 0, 2000, 600),
+             task(2, "a", 2000, 3000, 100), task(3, "a", 2000, 3000, 100)]
+    demands = {0: 1.0, 1: 1.0, 2: 1.0, 3: 1.0}   # each wave task received 1 CPU-s over 2 s: rate 0.5
+    taken, per_executor = executor_cold_start(tasks, demands)
+    assert taken == {0: pytest.approx(0.25), 1: pytest.approx(0.25)}   # later tasks keep their demand
+    assert per_executor == pytest.approx(0.5)
+    # Every task in a first wave: no warm deserialization to compare with, nothing is taken out.
+    assert executor_cold_start(tasks[:2], demands) == ({}, 0.0)
 
 
 def test_launch_onto_full_executor_reuses_the_next_finishing_worker():

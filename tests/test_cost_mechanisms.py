@@ -95,6 +95,30 @@ def test_an_executor_starts_its_python_daemon_before_its_first_tasks_run():
     assert [t.finish_time for t in _by_stage(plain, 0)] == [pytest.approx(1.0)] * 2
 
 
+def test_an_executor_jvms_first_task_work_is_paid_once_per_executor_and_its_tasks_wait():
+    # A JVM stage (python False): the first task's class loading (0.5 s alone on the box) holds
+    # every task launched meanwhile; then the two tasks share the 2 cores.
+    jvm = JobSpec(stages=(StageSpec("s0", ((),) * 2, (1.0,) * 2, 0.0, False, 1),
+                          StageSpec("s1", ((),) * 2, (1.0,) * 2, 0.0, False, 1)))
+    result = simulate(_cluster(), jvm, CostModel(**QUIET, executor_first_task_s=0.5))
+    assert [t.finish_time for t in _by_stage(result, 0)] == [pytest.approx(1.5)] * 2
+    # Once per executor: the next stage's tasks do not pay it again.
+    assert [t.finish_time - t.launch_time for t in _by_stage(result, 1)] == [pytest.approx(1.0)] * 2
+    # Two executors on the box pay it twice, side by side (each at one core): 0.5 s, then the work.
+    two = simulate(_cluster(executors=2, slots=1), jvm, CostModel(**QUIET, executor_first_task_s=0.5))
+    assert [t.finish_time for t in _by_stage(two, 0)] == [pytest.approx(1.5)] * 2
+    # One executor, 1 core: its 1 s of first-task work, then two 1 s tasks sharing the core.
+    one_core = simulate(_cluster(cores=1), jvm, CostModel(**QUIET, executor_first_task_s=1.0))
+    assert [t.finish_time for t in _by_stage(one_core, 0)] == [pytest.approx(3.0)] * 2
+
+
+def test_the_jvm_gate_comes_before_the_python_daemon_and_both_hold_python_tasks():
+    model = CostModel(**QUIET, executor_first_task_s=0.5, executor_start_s=0.25)
+    result = simulate(_cluster(), _job((2, 1.0)), model)
+    # 0.5 s of JVM work, 0.25 s of daemon start (each alone on the box), then 1 s of work on 2 cores.
+    assert [t.finish_time for t in _by_stage(result, 0)] == [pytest.approx(1.75)] * 2
+
+
 def test_workers_are_reused_oldest_first_across_stages_and_pay_the_start_up_per_function():
     model = CostModel(**QUIET | {"worker_startup_s": 1.0}, worker_fork_s=0.25)
     # One slot: every task of both stages runs on one worker, forked once.

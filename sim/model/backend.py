@@ -57,6 +57,7 @@ _NAN = float("nan")
 
 
 _DAEMON_DOWN, _DAEMON_STARTING, _DAEMON_UP = 0, 1, 2
+_NO_GATE, _JVM_GATE, _DAEMON_GATE = 0, 1, 2   # what an executor's tasks wait for, if anything
 _WARMUP = (None, None, None, 0, None, 0.0)   # an executor JVM's warm-up on its machine: no task, no executor
 
 
@@ -64,7 +65,7 @@ class Executor:
     """An executor as the backend sees it: free cores, task threads, Python daemon and idle workers."""
 
     __slots__ = ("id", "host", "machine", "cores", "free", "idle", "free_slots", "seen", "offers",
-                 "daemon", "waiting", "registered_before_s")
+                 "daemon", "waiting", "registered_before_s", "gate", "jvm_warm")
 
     def __init__(self, spec, machine: Machine, task_cpus: int):
         self.id = spec.id
@@ -78,7 +79,9 @@ class Executor:
         self.seen = False     # appeared in an offer (so the policy counts it alive)
         self.offers: dict[int, WorkerOffer] = {}   # free cores -> cached WorkerOffer
         self.daemon = _DAEMON_DOWN
-        self.waiting: list[tuple] = []   # tasks waiting for the daemon: (run, cpu, threads)
+        self.waiting: list[tuple] = []   # tasks waiting for a gate: (run, cpu, threads)
+        self.gate = _NO_GATE             # the JVM's first-task work or the daemon's start, while it runs
+        self.jvm_warm = False            # its first task's JVM work is done (or under way)
         self.registered_before_s = spec.registered_before_s
 
 
@@ -105,6 +108,7 @@ class SchedulerBackend:
         cm = cost_model or CostModel()
         self.cost_model = cm
         self._daemon_s = cm.executor_start_s
+        self._first_task_s = cm.executor_first_task_s
         self._fork_s = cm.worker_fork_s
         self._has_wait = bool(cm.wait_per_task_s or cm.wait_per_item_s)
         self._background = cm.executor_background_cores
@@ -117,7 +121,7 @@ class SchedulerBackend:
             max_running[name] = max_running.get(name, 0) + (e.cores // self.task_cpus) * max_threads
         # A background load or a daemon's start makes any machine shareable: both take cores
         # beside the task slots.
-        shareable = bool(self._background or self._daemon_s or self._warmup_s)
+        shareable = bool(self._background or self._daemon_s or self._warmup_s or self._first_task_s)
         machines = {m.name: Machine(env, m.name, m.cores, self._on_task_end,
                                     None if shareable else max_running.get(m.name, 0), cm.oversubscription_penalty)
                     for m in cluster.machines}
@@ -216,7 +220,7 @@ class SchedulerBackend:
         heappop = heapq.heappop
         task_id = self._next_task_id
         taken = 0
-        fork_s, has_wait, daemon_s = self._fork_s, self._has_wait, self._daemon_s
+        fork_s, has_wait, daemon_s, first_s = self._fork_s, self._has_wait, self._daemon_s, self._first_task_s
         for launch in launches:
             ex = executors[launch.executor_id]
             stage = by_taskset[launch.taskset_id]
@@ -254,8 +258,9 @@ class SchedulerBackend:
             task_id += 1
             records.append(record)
             run = (record, ex, stage, cpus, worker, wait)
-            if daemon_s and stage.python and ex.daemon != _DAEMON_UP:
-                self._wait_for_daemon(ex, run, cpu, stage.threads)
+            if (first_s or daemon_s) and (ex.gate or (first_s and not ex.jvm_warm)
+                                          or (daemon_s and stage.python and ex.daemon != _DAEMON_UP)):
+                self._through_gates(ex, run, cpu, stage.threads)
             elif stage.threads == 1:
                 ex.machine.start(run, cpu)
             else:
@@ -268,29 +273,48 @@ class SchedulerBackend:
         self.running_total += n
         self._last_progress = now
 
-    def _wait_for_daemon(self, ex: Executor, run: _Running, cpu: float, threads: int) -> None:
-        """PythonWorkerFactory.startDaemon: the first Python task starts the executor's daemon
-        (CPU on its machine); it and every task launched meanwhile start when the daemon is up."""
-        if ex.daemon == _DAEMON_DOWN:
+    def _through_gates(self, ex: Executor, run: _Running, cpu: float, threads: int) -> None:
+        """A task's start on an executor that is not warm yet. Its JVM's first task opens the
+        first gate: `executor_first_task_s` of CPU on its machine (class loading and JIT of the
+        task path, which the log shows as slow deserialization of the first tasks), and every task
+        launched meanwhile waits. Then PythonWorkerFactory.startDaemon: the first Python task
+        starts the executor's daemon (`executor_start_s`), and the Python tasks launched meanwhile
+        wait for it, as `create()` blocks on the factory's lock."""
+        python = run[2].python
+        if ex.gate == _JVM_GATE or (ex.gate == _DAEMON_GATE and python):
+            ex.waiting.append((run, cpu, threads))
+        elif self._first_task_s and not ex.jvm_warm:
+            ex.jvm_warm = True
+            self._open_gate(ex, _JVM_GATE, self._first_task_s)
+            ex.waiting.append((run, cpu, threads))
+        elif self._daemon_s and python and ex.daemon != _DAEMON_UP:
             ex.daemon = _DAEMON_STARTING
-            ex.machine.start((None, ex, None, 0, None, 0.0), self._daemon_s)
-        ex.waiting.append((run, cpu, threads))
+            self._open_gate(ex, _DAEMON_GATE, self._daemon_s)
+            ex.waiting.append((run, cpu, threads))
+        elif threads == 1:
+            ex.machine.start(run, cpu)
+        else:
+            ex.machine.start_threads(run, cpu, threads, self.cost_model.useful_threads(threads))
 
-    def _daemon_up(self, ex: Executor) -> None:
-        ex.daemon = _DAEMON_UP
+    @staticmethod
+    def _open_gate(ex: Executor, gate: int, cpu: float) -> None:
+        ex.gate = gate
+        ex.machine.start((None, ex, None, 0, None, 0.0), cpu)
+
+    def _gate_done(self, ex: Executor) -> None:
+        if ex.gate == _DAEMON_GATE:
+            ex.daemon = _DAEMON_UP
+        ex.gate = _NO_GATE
         waiting, ex.waiting = ex.waiting, []
         for run, cpu, threads in waiting:
-            if threads == 1:
-                ex.machine.start(run, cpu)
-            else:
-                ex.machine.start_threads(run, cpu, threads, self.cost_model.useful_threads(threads))
+            self._through_gates(ex, run, cpu, threads)
 
     def _on_task_end(self, run: _Running) -> None:
         now = self.env.now
         record, ex, stage, cpus, worker, wait = run
         if record is None:
             if ex is not None:      # else an executor's warm-up ended: nothing waits for it
-                self._daemon_up(ex)
+                self._gate_done(ex)
             return
         if wait:
             # Its CPU work is done; the rest of the task is off the CPU (sleep, I/O).

@@ -69,6 +69,9 @@ class CostModel:
     executor_background_cores: float = 0.0  # cores each executor on a machine takes from its tasks
     executor_warmup_s: float = 0.0     # CPU an executor's JVM still burns once registered (JIT,
                                        # class loading), one more runnable thread on its machine
+    executor_first_task_s: float = 0.0  # CPU an executor's JVM spends on its first task (class loading,
+                                       # JIT of the task path: slow deserialization); tasks launched
+                                       # on it meanwhile wait for it
 
     def __post_init__(self) -> None:
         for f in fields(self):
