@@ -9,7 +9,9 @@ idle worker of its executor if one exists and otherwise forks a fresh one. The s
 model charges is mostly importing what the stage's function needs (Chainer for the reduce side),
 which a worker reused from another stage has not done either, so, like `sim.engine`, a worker
 counts as warm only for the stage it already ran: pools are per (executor, stage). Replaying
-launches and finishes in time order then says which tasks paid the start-up.
+launches and finishes in time order then says which tasks paid the start-up. An executor JVM's
+first tasks deserialize slowly, once per executor; that cost is told apart the same way, from
+the first wave of each executor against the log's later tasks.
 """
 
 from __future__ import annotations

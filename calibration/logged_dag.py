@@ -7,7 +7,10 @@ task what the model needs:
 - its CPU demand: the CPU its wall-clock interval received under processor sharing with every
   other task the log shows on the same machine (`contention.cpu_demands`), so a task slowed by
   its neighbours is charged its own work only. The demand includes what the task spent on
-  Python worker start-up and off the CPU; a what-if therefore keeps those per task.
+  Python worker start-up and off the CPU; a what-if therefore keeps those per task. What an
+  executor JVM paid once on its first tasks (their slow deserialization,
+  `contention.executor_cold_start`) is taken out and charged by the model once per executor
+  (`executor_first_task_s`), so a what-if with more executors pays it more often;
 - which tasks started a Python worker for their stage (`contention.fresh_worker_tasks`): in a
   stage with tasks on fresh and on reused workers, the start-up is fitted as its own term and
   left to the model to charge, so more executors (more fresh workers) cost what they should;

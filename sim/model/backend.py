@@ -19,7 +19,9 @@ task may well get the worker that ran the map side. A Python task pays the worke
 worker already ran the same stage's function, plus `worker_fork_s` when no worker was idle and
 one is forked from the executor's Python daemon. The executor's first Python task starts that
 daemon (`executor_start_s` of CPU on its machine, PythonWorkerFactory.startDaemon); tasks
-launched on it meanwhile wait for it, as `create()` blocks on the factory's lock. Time a task
+launched on it meanwhile wait for it, as `create()` blocks on the factory's lock. Before that,
+an executor JVM's first task of any kind does its class loading and JIT (`executor_first_task_s`
+of CPU on its machine), and every task launched on it meanwhile waits. Time a task
 spends off the CPU (`wait_per_task_s`, `wait_per_item_s`: sleep, I/O) follows its CPU work
 and does not share the cores. The stage prices the task; each term is 0 unless a calibrated
 cost model sets it, and a term at 0 adds no event.
