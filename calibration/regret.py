@@ -30,10 +30,6 @@ def _config(r: Run) -> tuple[int, int, str]:
     return (r.row["nodes"], r.row["partitions"], r.row["wait"])
 
 
-# The few-shot designs: the three runs a user records before asking.
-DESIGNS = ("fixed", "span")
-
-
 def workload_regret(name: str, runs: list[Run], reps: int, seed: int, method: str, design: str = "fixed") -> dict:
     few = few_shot_runs(runs, FEW_SHOT if design == "fixed" else spanning_design(runs))
     if len(few) < 3:
