@@ -16,6 +16,7 @@ the first wave of each executor against the log's later tasks.
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from typing import Callable, Iterable, Mapping
 
@@ -115,10 +116,10 @@ def executor_cold_start(tasks: Iterable[Task], demands: Mapping[int, float]) -> 
         first_end = min(t.finish_ms for t in group)
         waves.append([t for t in group if t.launch_ms < first_end])
     in_wave = {t.task_id for w in waves for t in w}
-    later = sorted(t.executor_deserialize_time_ms or 0 for t in tasks if t.task_id not in in_wave)
+    later = [t.executor_deserialize_time_ms or 0 for t in tasks if t.task_id not in in_wave]
     if not later:
         return {}, 0.0
-    warm_ms = later[len(later) // 2]
+    warm_ms = statistics.median_high(later)
     taken: dict[int, float] = {}
     per_executor = []
     for w in waves:
@@ -127,5 +128,4 @@ def executor_cold_start(tasks: Iterable[Task], demands: Mapping[int, float]) -> 
             rate = demands[t.task_id] / max(0.001, (t.finish_ms - t.launch_ms) / 1000.0)
             taken[t.task_id] = min(excess_s * rate, demands[t.task_id])
         per_executor.append(sum(taken[t.task_id] for t in w))
-    per_executor.sort()
-    return taken, per_executor[len(per_executor) // 2]
+    return taken, statistics.median_high(per_executor)

@@ -150,6 +150,7 @@ def one_log_heldout(runs: list[tuple[EventLog, LoggedApp]], reps: int, seed: int
     durations = [task_durations(log, a) for log, a in runs]
     pairs, replays = [], []
     for i, (log, src) in enumerate(runs):
+        order = canonical(src)
         replay = predict(src, src.cluster, job_spec(src), reps, seed)
         replays.append(abs(replay.mean_s - src.measured_s) / src.measured_s)
         for k, (_, tgt) in enumerate(runs):
@@ -157,7 +158,7 @@ def one_log_heldout(runs: list[tuple[EventLog, LoggedApp]], reps: int, seed: int
                 continue
             cfg = configs[k]
             cluster = cluster_with(src.cluster, cfg.executors, cfg.cores, {"spark.locality.wait": cfg.wait}, src.machines)
-            tasks = {s.stage_id: n for s, n in zip(canonical(src), cfg.tasks)}
+            tasks = {s.stage_id: n for s, n in zip(order, cfg.tasks)}
             changed = {s.stage_id: tasks[s.stage_id] for s in src.stages if tasks[s.stage_id] != s.num_tasks}
             p = predict(src, cluster, job_spec(src, changed), reps, seed)
             base = sparklens_time(src, durations[i], cfg.executors * cfg.cores, tasks)

@@ -58,7 +58,7 @@ _LOCALITY_NAME = {level: level.name for level in TaskLocality}   # Enum.name is 
 _NAN = float("nan")
 
 
-_DAEMON_DOWN, _DAEMON_STARTING, _DAEMON_UP = 0, 1, 2
+_DAEMON_DOWN, _DAEMON_UP = 0, 2   # starting: the executor's gate is _DAEMON_GATE
 _NO_GATE, _JVM_GATE, _DAEMON_GATE = 0, 1, 2   # what an executor's tasks wait for, if anything
 _WARMUP = (None, None, None, 0, None, 0.0)   # an executor JVM's warm-up on its machine: no task, no executor
 
@@ -260,6 +260,7 @@ class SchedulerBackend:
             task_id += 1
             records.append(record)
             run = (record, ex, stage, cpus, worker, wait)
+            # The tests of _through_gates, inlined so a run with neither term pays one check.
             if (first_s or daemon_s) and (ex.gate or (first_s and not ex.jvm_warm)
                                           or (daemon_s and stage.python and ex.daemon != _DAEMON_UP)):
                 self._through_gates(ex, run, cpu, stage.threads)
@@ -290,7 +291,6 @@ class SchedulerBackend:
             self._open_gate(ex, _JVM_GATE, self._first_task_s)
             ex.waiting.append((run, cpu, threads))
         elif self._daemon_s and python and ex.daemon != _DAEMON_UP:
-            ex.daemon = _DAEMON_STARTING
             self._open_gate(ex, _DAEMON_GATE, self._daemon_s)
             ex.waiting.append((run, cpu, threads))
         elif threads == 1:
