@@ -111,3 +111,51 @@ def test_the_spanning_few_shot_design_calibrates_the_whole_range_the_search_asks
         == [(1, 1, "3s"), (2, 8, "3s"), (3, 40, "3s")]
     assert spanning_design(runs[:2]) == ((1, 1), (1, 1), (1, 1))     # one configuration: nothing to span,
     assert len(few_shot_runs(runs[:2], spanning_design(runs[:2]))) == 1   # and one run, not three
+
+
+def _runs(times: dict[tuple, list[float]]):
+    from types import SimpleNamespace
+
+    return [SimpleNamespace(row={"nodes": n, "partitions": p, "wait": w}, measured=SimpleNamespace(duration_s=t))
+            for (n, p, w), ts in times.items() for t in ts]
+
+
+def test_a_confirmation_sitting_judges_the_regret_by_means_of_repetitions_with_an_interval():
+    """One lucky run made the grid's "best"; repeated, the chosen configuration is as fast, and
+    the regret's interval straddles zero. A configuration slower in every repetition shows a
+    regret whose whole interval is above zero."""
+    from sparkdelay.calibration.regret import confirmed_regret
+
+    sitting = _runs({(2, 2, "0s"): [13.1, 12.2, 13.4], (1, 2, "0s"): [12.9, 12.6, 13.0],
+                     (1, 8, "0s"): [15.0, 15.4, 14.8]})
+    tie = confirmed_regret((1, 2, "0s"), sitting, seed=0)
+    assert tie["best"] == {"nodes": 1, "partitions": 2, "wait": "0s"} and tie["regret"] == 0.0
+    assert tie["reps"] == 3 and tie["spread_s"] == [12.6, 13.0]
+    assert tie["regret_95"][0] == 0.0 and tie["regret_95"][1] > 0.0      # the other may be faster by chance
+    slow = confirmed_regret((1, 8, "0s"), sitting, seed=0)
+    assert abs(slow["regret"] - (15.0667 / 12.8333 - 1)) < 1e-3 and slow["regret_95"][0] > 0.10
+    assert confirmed_regret((1, 8, "0s"), sitting, seed=0) == slow                  # seeded
+    assert confirmed_regret((3, 40, "3s"), sitting, seed=0)["note"] == "not recorded in the confirmation sitting"
+
+
+def test_recommend_over_the_corpus_reports_the_regret_on_the_grid_and_in_the_confirmation_sitting(capsys):
+    """`pyloop`, calibrated on three real runs: the choice, its single-run regret on the corpus
+    grid, and its regret against means of repetitions recorded in another sitting, whose
+    interval brackets it. The text form says the same in one line per workload."""
+    args = ["recommend", "--corpus", str(REPO / "data/corpus"), "--only", "pyloop", "--confirm",
+            str(REPO / "data/regret"), "--reps", "3"]
+    assert main(args + ["--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["design"], doc["method"]) == ("span", "trace")          # the defaults
+    (w,) = doc["workloads"]
+    assert w["workload"] == "pyloop" and len(w["few_shot"]) == 3
+    rec = w["recommended"]
+    assert 0 <= rec["regret"] < w["references"]["Spark's defaults"]["regret"]
+    confirmed = w["confirmed"]["recommended"]
+    assert confirmed["config"] == rec["config"] and confirmed["reps"] == 3
+    assert confirmed["regret_95"][0] <= confirmed["regret"] <= confirmed["regret_95"][1]
+    assert confirmed["runs"] == 15 and confirmed["best_s"] <= confirmed["measured_s"]
+    assert main(args) == 0
+    assert "confirmation sitting (5 configurations, 15 runs): recommended" in capsys.readouterr().out
+    assert main(args[:-2] + ["--confirm", str(REPO / "data/regret/README.md")]) == 2
+    assert "--confirm" in capsys.readouterr().err

@@ -50,11 +50,17 @@ def add_arguments(parser) -> None:
                        help="instead: per workload of a recorded corpus (data/corpus), calibrate on 3 real runs, "
                             "recommend among the recorded configurations and report the measured regret")
     proof.add_argument("--only", action="append", metavar="NAME", help="with --corpus: only this workload (repeatable)")
-    proof.add_argument("--method", choices=("linear", "trace"), default="linear",
-                       help="with --corpus: the few-shot fit (default linear)")
-    proof.add_argument("--design", choices=("fixed", "span"), default="fixed",
-                       help="with --corpus: the three calibration runs: fixed = N1 P8, N2 P20, N3 P40 (default); "
-                            "span = fewest P on fewest nodes, the middle P, most P on most nodes (all wait 3 s)")
+    # The defaults are the pair with the least regret on the recorded corpus (README, "Recommend,
+    # and its regret on real runs"): the fixed design cannot recommend below its P = 8, and the
+    # linear fit has no threads term for the span design's P = 1 run.
+    proof.add_argument("--method", choices=("linear", "trace"), default="trace",
+                       help="with --corpus: the few-shot fit (default trace)")
+    proof.add_argument("--design", choices=("fixed", "span"), default="span",
+                       help="with --corpus: the three calibration runs: fixed = N1 P8, N2 P20, N3 P40; "
+                            "span = fewest P on fewest nodes, the middle P, most P on most nodes (default; all wait 3 s)")
+    proof.add_argument("--confirm", type=input_path, metavar="DIR",
+                       help="with --corpus: also the regret against a confirmation sitting, DIR/<job>/index.jsonl: "
+                            "repetitions of the grid's fastest and the chosen configurations (data/regret)")
 
 
 def _pyspark_builder(args):
@@ -217,9 +223,12 @@ def _corpus(args) -> int:
     if not Path(args.corpus).is_dir() or not workloads(Path(args.corpus)):
         raise UserError(f"--corpus: {args.corpus}: no workloads (<job>/shared/index.jsonl) in this folder")
     skipped: list[str] = []
+    if args.confirm and not Path(args.confirm).is_dir():
+        raise UserError(f"--confirm: {args.confirm}: not a folder")
     rows = corpus_regret(Path(args.corpus), args.reps, args.seed, args.method, args.only, skipped,
-                         design=args.design)
+                         design=args.design, confirm=Path(args.confirm) if args.confirm else None)
     doc = {"corpus": args.corpus, "method": args.method, "design": args.design, "reps": args.reps,
+           "confirm": args.confirm,
            "workloads": rows, "skipped": skipped}
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -242,6 +251,16 @@ def _corpus(args) -> int:
         note = defaults.get("note")
         if note:
             print(f"{'':<10} note: {note}")
+        confirmed = (w.get("confirmed") or {}).get("recommended")
+        if confirmed and "note" in confirmed:
+            print(f"{'':<10} confirmation sitting: {confirmed['note']}")
+        elif confirmed:
+            b = confirmed["best"]
+            lo, hi = confirmed["regret_95"]
+            print(f"{'':<10} confirmation sitting ({confirmed['configs']} configurations, {confirmed['runs']} runs): "
+                  f"recommended {confirmed['measured_s']:.2f} s over {confirmed['reps']} runs, best "
+                  f"N{b['nodes']} P{b['partitions']} w{b['wait']} {confirmed['best_s']:.2f} s: "
+                  f"regret {confirmed['regret']:.1%} (95 % {lo:.1%} to {hi:.1%})")
     for note in skipped:
         print(f"skipped: {note}")
     return 0
