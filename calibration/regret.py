@@ -54,8 +54,10 @@ def confirmed_regret(chosen: tuple, sitting: list[Run], seed: int) -> dict:
     groups: dict[tuple, list[float]] = defaultdict(list)
     for r in sitting:
         groups[_config(r)].append(r.measured.duration_s)
+    if not sitting:
+        return {"config": _as_config(chosen), "note": "none recorded for this workload"}
     if chosen not in groups:
-        return {"config": _as_config(chosen), "note": "not recorded in the confirmation sitting"}
+        return {"config": _as_config(chosen), "note": "this configuration was not recorded in it"}
     means = {c: statistics.fmean(v) for c, v in groups.items()}
     best = min(means, key=lambda c: (means[c], c))
     rng = np.random.default_rng(seed)
@@ -104,7 +106,7 @@ def workload_regret(name: str, runs: list[Run], reps: int, seed: int, method: st
                 "predicted_s": predicted[c], "regret": measured[c] / measured[best] - 1, "reps": len(groups[c])}
     confirmed = {"recommended": confirmed_regret(rec, sitting, seed),
                  "recommended_anywhere": confirmed_regret(anywhere, sitting, seed),
-                 "best_measured": confirmed_regret(best, sitting, seed)} if sitting else None
+                 "best_measured": confirmed_regret(best, sitting, seed)} if sitting is not None else None
     return {"workload": name, "configs": len(groups), "design": design, "few_shot": [_config(r) for r in few],
             "confirmed": confirmed,
             "calibrated_range": span, "configs_inside_range": len(inside),
@@ -126,6 +128,10 @@ def corpus_regret(corpus: Path, reps: int = 10, seed: int = 0, method: str = "tr
         if only and name not in only:
             continue
         runs = load_sweep(f"{name}/shared", Path(corpus) / name / "shared", None, skipped, max_load)
-        sitting = load_sweep(f"{name} (confirmation)", Path(confirm) / name, None, skipped) if confirm else None
+        sitting = None
+        if confirm:   # a workload with no sitting recorded is said so in its rows, not refused
+            folder = Path(confirm) / name
+            sitting = load_sweep(f"{name} (confirmation)", folder, None, skipped) \
+                if (folder / "index.jsonl").is_file() else []
         out.append(workload_regret(name, runs, reps, seed, method, design, sitting))
     return out

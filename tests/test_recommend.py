@@ -135,7 +135,8 @@ def test_a_confirmation_sitting_judges_the_regret_by_means_of_repetitions_with_a
     slow = confirmed_regret((1, 8, "0s"), sitting, seed=0)
     assert abs(slow["regret"] - (15.0667 / 12.8333 - 1)) < 1e-3 and slow["regret_95"][0] > 0.10
     assert confirmed_regret((1, 8, "0s"), sitting, seed=0) == slow                  # seeded
-    assert confirmed_regret((3, 40, "3s"), sitting, seed=0)["note"] == "not recorded in the confirmation sitting"
+    assert confirmed_regret((3, 40, "3s"), sitting, seed=0)["note"] == "this configuration was not recorded in it"
+    assert confirmed_regret((1, 8, "0s"), [], seed=0)["note"] == "none recorded for this workload"
 
 
 def test_recommend_over_the_corpus_reports_the_regret_on_the_grid_and_in_the_confirmation_sitting(capsys):
@@ -159,3 +160,5 @@ def test_recommend_over_the_corpus_reports_the_regret_on_the_grid_and_in_the_con
     assert "confirmation sitting (5 configurations, 15 runs): recommended" in capsys.readouterr().out
     assert main(args[:-2] + ["--confirm", str(REPO / "data/regret/README.md")]) == 2
     assert "--confirm" in capsys.readouterr().err
+    assert main(args[:5] + ["--confirm", str(REPO / "data/corpus"), "--reps", "3"]) == 0   # no sitting for pyloop there
+    assert "confirmation sitting: none recorded for this workload" in capsys.readouterr().out
