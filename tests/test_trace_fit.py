@@ -74,6 +74,16 @@ def test_the_fit_recovers_the_executors_warm_up(tmp_path):
     assert fit.span_error < 0.01
 
 
+def test_the_fit_recovers_the_executors_jit_burst(tmp_path):
+    """A JVM that starts running tasks burns CPU beside them; the more executors take tasks, the
+    more of it a job pays (the N = 1-3 runs here activate 1-3 executors)."""
+    truth = TRUTH | {"executor_jit_s": 1.2}
+    runs = _runs(tmp_path, CostModel(**truth, **NOISELESS))
+    fit = fit_terms(runs, tuple(truth))
+    assert fit.params["executor_jit_s"] == pytest.approx(1.2, rel=0.05)
+    assert fit.span_error < 0.01
+
+
 def test_noise_spreads_are_demand_spreads_not_finish_errors(tmp_path):
     # 40 reduce tasks share 2 cores k-fold: a finish error is about k times the task's demand
     # error, so spreads taken from finish errors would come out several times too wide.

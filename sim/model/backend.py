@@ -21,7 +21,8 @@ one is forked from the executor's Python daemon. The executor's first Python tas
 daemon (`executor_start_s` of CPU on its machine, PythonWorkerFactory.startDaemon); tasks
 launched on it meanwhile wait for it, as `create()` blocks on the factory's lock. Before that,
 an executor JVM's first task of any kind does its class loading and JIT (`executor_first_task_s`
-of CPU on its machine), and every task launched on it meanwhile waits. Time a task
+of CPU on its machine), and every task launched on it meanwhile waits; from that launch its
+JVM also burns `executor_jit_s` of CPU beside its tasks, which none waits for. Time a task
 spends off the CPU (`wait_per_task_s`, `wait_per_item_s`: sleep, I/O) follows its CPU work
 and does not share the cores. The stage prices the task; each term is 0 unless a calibrated
 cost model sets it, and a term at 0 adds no event.
@@ -67,7 +68,7 @@ class Executor:
     """An executor as the backend sees it: free cores, task threads, Python daemon and idle workers."""
 
     __slots__ = ("id", "host", "machine", "cores", "free", "idle", "free_slots", "seen", "offers",
-                 "daemon", "waiting", "registered_before_s", "gate", "jvm_warm")
+                 "daemon", "waiting", "registered_before_s", "gate", "jvm_warm", "active")
 
     def __init__(self, spec, machine: Machine, task_cpus: int):
         self.id = spec.id
@@ -84,6 +85,7 @@ class Executor:
         self.waiting: list[tuple] = []   # tasks waiting for a gate: (run, cpu, threads)
         self.gate = _NO_GATE             # the JVM's first-task work or the daemon's start, while it runs
         self.jvm_warm = False            # its first task's JVM work is done (or under way)
+        self.active = False              # has launched a task (its JIT burst is under way)
         self.registered_before_s = spec.registered_before_s
 
 
@@ -115,6 +117,7 @@ class SchedulerBackend:
         self._has_wait = bool(cm.wait_per_task_s or cm.wait_per_item_s)
         self._background = cm.executor_background_cores
         self._warmup_s = cm.executor_warmup_s
+        self._jit_s = cm.executor_jit_s
         machine_of_host = cluster.machine_of_host()
         self._machine_of_host = machine_of_host
         max_running: dict[str, int] = {}
@@ -123,7 +126,7 @@ class SchedulerBackend:
             max_running[name] = max_running.get(name, 0) + (e.cores // self.task_cpus) * max_threads
         # A background load or a daemon's start makes any machine shareable: both take cores
         # beside the task slots.
-        shareable = bool(self._background or self._daemon_s or self._warmup_s or self._first_task_s)
+        shareable = bool(self._background or self._daemon_s or self._warmup_s or self._first_task_s or self._jit_s)
         machines = {m.name: Machine(env, m.name, m.cores, self._on_task_end,
                                     None if shareable else max_running.get(m.name, 0), cm.oversubscription_penalty)
                     for m in cluster.machines}
@@ -254,6 +257,13 @@ class SchedulerBackend:
                 worker = None
                 wait = 0.0 if stage.off_cpu is None else stage.off_cpu(launch.index)
                 cpu, items = stage.cost(launch.index, False)
+            if self._jit_s and not ex.active:
+                # A JVM that starts running tasks JIT-compiles their path on compiler threads
+                # beside them: one more runnable thread on its machine until that CPU is served.
+                # The corpus's job times grow with the executors that take tasks, not with the
+                # workers forked (README, "Other jobs").
+                ex.active = True
+                ex.machine.start(_WARMUP, self._jit_s)
             slot = heappop(ex.free_slots) if ex.free_slots else -1
             record = TaskRecord(stage.stage_id, task_id, launch.index, launch.attempt, ex.id, ex.host,
                                 _LOCALITY_NAME[launch.locality], now, _NAN, slot, items, cpu, stage.name)

@@ -72,6 +72,8 @@ class CostModel:
     executor_first_task_s: float = 0.0  # CPU an executor's JVM spends on its first task (class loading,
                                        # JIT of the task path: slow deserialization); tasks launched
                                        # on it meanwhile wait for it
+    executor_jit_s: float = 0.0        # CPU an executor's JVM burns beside its tasks once it runs its
+                                       # first one (JIT of the task path), one more runnable thread
 
     def __post_init__(self) -> None:
         for f in fields(self):
