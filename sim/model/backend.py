@@ -226,6 +226,7 @@ class SchedulerBackend:
         task_id = self._next_task_id
         taken = 0
         fork_s, has_wait, daemon_s, first_s = self._fork_s, self._has_wait, self._daemon_s, self._first_task_s
+        jit_s = self._jit_s
         for launch in launches:
             ex = executors[launch.executor_id]
             stage = by_taskset[launch.taskset_id]
@@ -257,13 +258,13 @@ class SchedulerBackend:
                 worker = None
                 wait = 0.0 if stage.off_cpu is None else stage.off_cpu(launch.index)
                 cpu, items = stage.cost(launch.index, False)
-            if self._jit_s and not ex.active:
+            if jit_s and not ex.active:
                 # A JVM that starts running tasks JIT-compiles their path on compiler threads
                 # beside them: one more runnable thread on its machine until that CPU is served.
                 # The corpus's job times grow with the executors that take tasks, not with the
                 # workers forked (README, "Other jobs").
                 ex.active = True
-                ex.machine.start(_WARMUP, self._jit_s)
+                ex.machine.start(_WARMUP, jit_s)
             slot = heappop(ex.free_slots) if ex.free_slots else -1
             record = TaskRecord(stage.stage_id, task_id, launch.index, launch.attempt, ex.id, ex.host,
                                 _LOCALITY_NAME[launch.locality], now, _NAN, slot, items, cpu, stage.name)
