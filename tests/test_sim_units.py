@@ -30,13 +30,13 @@ def test_cost_model_fields_and_defaults():
         "cpu_per_item_sd_s", "cpu_per_byte_s", "map_task_overhead_s", "map_cpu_per_item_s", "submit_delay_s",
         "stage_gap_s", "collect_s", "executor_start_s", "worker_fork_s", "wait_per_task_s", "wait_per_item_s",
         "thread_parallel_fraction", "oversubscription_penalty", "executor_background_cores", "executor_warmup_s",
-        "executor_first_task_s"]
+        "executor_first_task_s", "executor_jit_s"]
     m = CostModel()
     assert m.worker_startup_s == 3.0 and m.cpu_per_item_s == 1.0
     # The terms a calibration adds are off by default.
     assert (m.executor_start_s, m.worker_fork_s, m.wait_per_task_s, m.wait_per_item_s, m.oversubscription_penalty,
-            m.executor_background_cores, m.executor_warmup_s, m.executor_first_task_s,
-            m.thread_parallel_fraction) == (0, 0, 0, 0, 0, 0, 0, 0, 1)
+            m.executor_background_cores, m.executor_warmup_s, m.executor_first_task_s, m.executor_jit_s,
+            m.thread_parallel_fraction) == (0, 0, 0, 0, 0, 0, 0, 0, 0, 1)
 
 
 def test_cost_model_load(tmp_path):
