@@ -275,38 +275,44 @@ class Replay:
         useful = np.where(self.threads > 1, 1.0 + p["thread_parallel_fraction"] * (self.threads - 1), 1.0)
         work = cpu / useful
         ready = self.launch[self.first] + p["executor_start_s"]   # daemon up, per executor (first guess)
-        warmup = p["executor_warmup_s"]
-        # Each JVM's warm-up, as the simulator runs it: from its registration or the job's
-        # submission, whichever is later, less the part behind it by then (`registered_before_s`).
+        warmup, jit = p["executor_warmup_s"], p["executor_jit_s"]
+        # JVM threads beside the tasks, per machine (start, CPU work), as the simulator runs them:
+        # each JVM's warm-up from its registration or the job's submission, whichever is later,
+        # less the part behind it by then (`registered_before_s`), and each JVM's JIT burst from
+        # its first task's launch.
         submitted = self.run.job_span[0]
-        warm_from = [np.maximum(registered, submitted) for _, registered, _, _ in self.machines]
-        warm_work = [np.maximum(warmup - np.maximum(submitted - registered, 0.0), 0.0)
-                     for _, registered, _, _ in self.machines]
-        warmed = [f + w for f, w in zip(warm_from, warm_work)]   # warm-up done (first guess)
-        # Each JVM's JIT burst, from its first task's launch (as the simulator runs it).
-        jit = p["executor_jit_s"]
-        jit_from = [self.launch[self.first[execs]] for _, _, _, execs in self.machines]
-        jitted = [f + jit for f in jit_from]
+        burst_from, burst_work = [], []
+        for _, registered, _, execs in self.machines:
+            starts, works = [], []
+            if warmup:
+                starts.append(np.maximum(registered, submitted))
+                works.append(np.maximum(warmup - np.maximum(submitted - registered, 0.0), 0.0))
+            if jit:
+                starts.append(self.launch[self.first[execs]])
+                works.append(np.full(len(execs), jit))
+            burst_from.append(np.concatenate(starts) if starts else np.zeros(0))
+            burst_work.append(np.concatenate(works) if works else np.zeros(0))
+        burst_end = [f + w for f, w in zip(burst_from, burst_work)]   # done (first guess)
+        bursts = bool(warmup or jit)
         recorded_end = np.maximum(self.launch, self.finish - wait)   # CPU phases as recorded
-        # The daemons' and warm-ups' ends and the machines' rates depend on each other: iterate to
-        # the fixed point (a few passes; one without either).
-        passes = _DAEMON_PASSES if p["executor_start_s"] or warmup or jit else 1
+        # The daemons' and the bursts' ends and the machines' rates depend on each other: iterate
+        # to the fixed point (a few passes; one without either).
+        passes = _DAEMON_PASSES if p["executor_start_s"] or bursts else 1
         for _ in range(passes):
-            before = np.r_[ready, np.concatenate(warmed), np.concatenate(jitted)] if passes > 1 else None
+            before = np.r_[ready, np.concatenate(burst_end)] if passes > 1 else None
             start = np.maximum(self.launch, ready[self.executor]) if p["executor_start_s"] else self.launch
             predicted = np.empty(len(self.launch))
             residual = np.empty(len(self.launch))
             for m, (cores, registered, idx, execs) in enumerate(self.machines):
                 # Runnable threads: each task's CPU phase as recorded (its end less its predicted
-                # wait), each executor's daemon start while it runs, each JVM's warm-up.
+                # wait), each executor's daemon start while it runs, each JVM thread beside them.
                 s, e, w = start[idx], np.maximum(start[idx], recorded_end[idx]), self.threads[idx]
                 if p["executor_start_s"]:
                     d0 = self.launch[self.first[execs]]
                     s, e, w = np.r_[s, d0], np.r_[e, np.maximum(d0, ready[execs])], np.r_[w, np.ones(len(execs))]
-                if warmup:
-                    s, e, w = np.r_[s, warm_from[m]], np.r_[e, warmed[m]], np.r_[w, np.ones(len(registered))]
-                if jit:
-                    s, e, w = np.r_[s, jit_from[m]], np.r_[e, jitted[m]], np.r_[w, np.ones(len(execs))]
+                if bursts:
+                    s, e, w = (np.r_[s, burst_from[m]], np.r_[e, burst_end[m]],
+                               np.r_[w, np.ones(len(burst_from[m]))])
                 times, rates, cum = _rate_profile(s, e, w, cores, registered, p["executor_background_cores"],
                                                   p["oversubscription_penalty"])
                 predicted[idx] = _served_until(times, rates, cum, start[idx], work[idx]) + wait[idx]
@@ -316,12 +322,9 @@ class Replay:
                 if p["executor_start_s"]:
                     d0 = self.launch[self.first[execs]]
                     ready[execs] = _served_until(times, rates, cum, d0, np.full(len(execs), p["executor_start_s"]))
-                if warmup:
-                    warmed[m] = _served_until(times, rates, cum, warm_from[m], warm_work[m])
-                if jit:
-                    jitted[m] = _served_until(times, rates, cum, jit_from[m], np.full(len(execs), jit))
-            if passes > 1 and np.all(np.abs(np.r_[ready, np.concatenate(warmed), np.concatenate(jitted)] - before)
-                                     < 1e-4):
+                if bursts:
+                    burst_end[m] = _served_until(times, rates, cum, burst_from[m], burst_work[m])
+            if passes > 1 and np.all(np.abs(np.r_[ready, np.concatenate(burst_end)] - before) < 1e-4):
                 break
         return predicted, residual
 
