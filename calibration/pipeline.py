@@ -46,13 +46,16 @@ def _with_partitioner(workload: PySparkWorkload | None, partitioner: str | None)
 
 def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, workload: str | Path | None = None,
               local_cores: int | None = None, method: str = "linear",
-              max_load: float | None = None) -> tuple[ModelFit, dict, list[LogSamples]]:
+              max_load: float | None = None,
+              platform: dict[str, float] | str | None = None) -> tuple[ModelFit, dict, list[LogSamples]]:
     """Fit the cost model to every log named by `log_args`; return (fit, model.json dict, per-log samples).
 
     `linear` fits CPU demands recovered under processor sharing; `trace` replays the logs through
     the model's machine and chooses its terms by cross-validation (`calibration.trace_fit`); its
     choices are in the document's `fit_report.terms`. With `max_load`, runs whose index row
-    recorded a higher 1-minute load at their start are left out (and counted in the notes)."""
+    recorded a higher 1-minute load at their start are left out (and counted in the notes).
+    `platform` is the trace fit's (`calibrate_traces`): None holds the platform's terms at the
+    bundled platform file's values, {} leaves them off, "fit" fits them from the logs."""
     machines = load_machines(cluster)
     if local_cores is not None:
         machines = replace(machines, local_cores=local_cores)
@@ -98,7 +101,7 @@ def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, wor
     doc["calibrated_range"] = calibrated_range(measured)
     if method == "trace":
         runs = [r for log in logs if (r := trace_run(log, machines, wl_of[log.path])) is not None]
-        cal = calibrate_traces(runs, _driver(jobs)[0])
+        cal = calibrate_traces(runs, _driver(jobs)[0], platform=platform)
         doc["params"] = {k: v for k, v in cal.model.__dict__.items()}
         doc["uncertainty"] = {}
         doc["fit_report"]["method"] = "trace"
@@ -108,5 +111,6 @@ def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, wor
                          "cv_task_error_with": round(c.cv_error_with, 4)} for c in cal.choices],
             "task_duration_error": round(cal.fit.task_error, 4),
             "job_span_error": round(cal.fit.span_error, 4),
+            "held": dict(cal.held),
         }
     return fit, doc, per_log

@@ -18,7 +18,8 @@ Per task, with the terms' values θ:
 - the first Python task of an executor starts its daemon (`executor_start_s` of CPU on the
   machine); that task and the ones launched before the daemon is up start their work then;
 - each executor's JVM that launches a task burns `executor_jit_s` of CPU beside its tasks from
-  that launch (one more runnable thread, as the warm-up below);
+  that launch (one more runnable thread, as the warm-up below); a property of the platform, held
+  at its measured value (`calibration.platform`) unless a calibration is told to fit it;
 - each executor's JVM, once registered, still has `executor_warmup_s` of CPU to do (class
   loading, JIT), one more runnable thread on its machine from its registration (or the job's
   submission, less what it had time for before, as the simulator runs it);
@@ -53,6 +54,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from sparkdelay.calibration.fit import _spreads
+from sparkdelay.calibration.platform import PLATFORM_TERMS, load_platform
 from sparkdelay.eventlog.log import EventLog
 from sparkdelay.eventlog.shuffle_job import shuffle_job_stages
 from sparkdelay.ground.errors import UserError
@@ -66,17 +68,22 @@ TERMS = ("task_overhead_s", "map_task_overhead_s", "worker_startup_s", "cpu_per_
          "wait_per_item_s", "oversubscription_penalty", "executor_background_cores", "thread_parallel_fraction",
          "executor_jit_s")
 BASE_TERMS = ("task_overhead_s", "map_task_overhead_s", "worker_startup_s", "cpu_per_item_s", "map_cpu_per_item_s")
-# The terms the selection tries. The JIT burst is not among them yet: chosen by held-out task
-# errors it lowered `pyloop`'s held-out job error (9.8 -> 3.9 % median) but raised `mlp-blas`'s
-# (5.5 -> 12.5 %), and slowed the selection 23x (README, "Other jobs").
-OPTIONAL_TERMS = tuple(t for t in TERMS if t not in BASE_TERMS and t != "executor_jit_s")
+# The terms the selection tries. The platform's (the executors' JIT burst) are not among them:
+# they are held at a measured value (`calibration.platform`), because chosen by held-out task
+# errors the burst was kept on some workloads and not on others (README, "Other jobs").
+OPTIONAL_TERMS = tuple(t for t in TERMS if t not in BASE_TERMS and t not in PLATFORM_TERMS)
 # A term left out of a fit keeps this value (its "off" value).
-OFF = {t: 0.0 for t in TERMS} | {"thread_parallel_fraction": 1.0}
-_UPPER = {"oversubscription_penalty": 5.0, "executor_background_cores": 1.0, "thread_parallel_fraction": 1.0}
+# A task's extra threads are off when they do no work: one thread's worth per task.
+OFF = {t: 0.0 for t in TERMS}
+# Upper bounds: the model's own limits where a term has one (a fitted model must load: a per-byte
+# cost standing in for a per-item one once reached 1.5 ms a byte on `sleep`), else a wide range.
+_UPPER = {"oversubscription_penalty": 5.0, "executor_background_cores": 1.0, "thread_parallel_fraction": 1.0,
+          "cpu_per_byte_s": 1e-3}
 _DURATION_FLOOR_S = 0.5
 _DAEMON_PASSES = 12
 _CLOSED_PASSES = 40
 _SCALE = {"cpu_per_byte_s": 1e-6}   # parameters are fitted in units where each is about 1
+_JIT_STARTS = (0.5, 1.5, 4.0)   # CPU-s: where a fitted JIT burst's search starts (fit_terms)
 
 
 @dataclass
@@ -304,9 +311,10 @@ class Replay:
             predicted = np.empty(len(self.launch))
             residual = np.empty(len(self.launch))
             for m, (cores, registered, idx, execs) in enumerate(self.machines):
-                # Runnable threads: each task's CPU phase as recorded (its end less its predicted
-                # wait), each executor's daemon start while it runs, each JVM thread beside them.
-                s, e, w = start[idx], np.maximum(start[idx], recorded_end[idx]), self.threads[idx]
+                # Runnable threads: each task's working threads during its CPU phase as recorded
+                # (its end less its predicted wait), each executor's daemon start while it runs,
+                # each JVM thread beside them.
+                s, e, w = start[idx], np.maximum(start[idx], recorded_end[idx]), useful[idx]
                 if p["executor_start_s"]:
                     d0 = self.launch[self.first[execs]]
                     s, e, w = np.r_[s, d0], np.r_[e, np.maximum(d0, ready[execs])], np.r_[w, np.ones(len(execs))]
@@ -389,8 +397,10 @@ def fit_terms(runs: list[TraceRun], terms: tuple[str, ...] = TERMS, fixed: dict[
         raise UserError("no successful reduce tasks of a PySpark shuffle job (partitionBy -> collect) in the logs")
     fixed = dict(fixed or {})
     terms = tuple(t for t in TERMS if t in terms and t not in fixed)
-    if max(r.threads_used for r in runs) <= 1 and "thread_parallel_fraction" in terms:
-        terms = tuple(t for t in terms if t != "thread_parallel_fraction")   # no task has threads to share
+    if max(r.threads_used for r in runs) <= 1:
+        # No task has threads to share: the fraction cannot be seen, and keeps the model's default.
+        terms = tuple(t for t in terms if t != "thread_parallel_fraction")
+        fixed.setdefault("thread_parallel_fraction", CostModel.thread_parallel_fraction)
     replays = [Replay(r) for r in runs]
     observed = [np.array([t.finish for t in r.tasks if t.fitted]) for r in runs]
     launches = [np.array([t.launch for t in r.run.tasks if t.fitted]) for r in replays]
@@ -409,9 +419,19 @@ def fit_terms(runs: list[TraceRun], terms: tuple[str, ...] = TERMS, fixed: dict[
         return np.concatenate(out)
 
     start = start or {}
+    if "executor_jit_s" in terms and "executor_jit_s" not in start:
+        # The JIT burst is not convex to fit: a burst longer than the job is one more runnable
+        # thread throughout, a flat valley the per-task terms adjust to. From the default start a
+        # noiseless fit of a 1.2 s burst ended there, at 6-20 s (task error 0.7 %, 0 at the truth).
+        # So the other terms are first fitted with the burst held at a few values, and the fit
+        # starts from the best of those.
+        others = tuple(t for t in terms if t != "executor_jit_s")
+        profile = [fit_terms(runs, others, {**fixed, "executor_jit_s": v}, start) for v in _JIT_STARTS]
+        start = min(profile, key=lambda f: f.task_error).params
     x0 = np.array([(start[t] if t in start and start[t] > 0 else _start(t)) / s for t, s in zip(terms, scale)])
     lower = np.zeros(len(terms))
     upper = np.array([_UPPER.get(t, np.inf) / s for t, s in zip(terms, scale)])
+    x0 = np.clip(x0, lower, upper)   # a start taken from another fit may sit on a bound
     sol = least_squares(residuals, x0, bounds=(lower, upper), loss="soft_l1", f_scale=0.1, x_scale="jac",
                         max_nfev=200)
     params = params_of(sol.x)
@@ -422,7 +442,7 @@ def fit_terms(runs: list[TraceRun], terms: tuple[str, ...] = TERMS, fixed: dict[
 def _start(term: str) -> float:
     return {"task_overhead_s": 0.3, "map_task_overhead_s": 0.5, "worker_startup_s": 1.0, "cpu_per_item_s": 0.3,
             "map_cpu_per_item_s": 0.01, "thread_parallel_fraction": 0.5,
-            "executor_warmup_s": 3.0, "executor_jit_s": 1.0}.get(term, 0.01)
+            "executor_warmup_s": 3.0, "executor_jit_s": 1.0, "cpu_per_byte_s": 1e-6}.get(term, 0.01)
 
 
 def span_error(runs: list[TraceRun], params: dict[str, float]) -> float:
@@ -451,7 +471,7 @@ def task_errors(run: TraceRun, params: dict[str, float]) -> np.ndarray:
 
 
 def cv_error(runs: list[TraceRun], terms: tuple[str, ...], folds: int = 3,
-             start: dict[str, float] | None = None) -> float:
+             start: dict[str, float] | None = None, fixed: dict[str, float] | None = None) -> float:
     """Held-out error: fit on all runs but one fold, replay that fold's tasks; per held-out run the
     median relative error of its tasks' durations, averaged over the runs. Tasks, not job spans,
     are what it judges: a run has one span but dozens of tasks, and with the few runs a user has
@@ -462,13 +482,13 @@ def cv_error(runs: list[TraceRun], terms: tuple[str, ...], folds: int = 3,
     order = sorted(range(len(runs)), key=lambda i: runs[i].app_id)
     k = min(folds, len(runs))
     if k < 2:
-        params = fit_terms(runs, terms, start=start).params
+        params = fit_terms(runs, terms, fixed, start=start).params
         return float(np.mean([np.median(task_errors(r, params)) for r in runs]))
     errors = []
     for f in range(k):
         test = [runs[i] for j, i in enumerate(order) if j % k == f]
         train = [runs[i] for j, i in enumerate(order) if j % k != f]
-        params = fit_terms(train, terms, start=start).params
+        params = fit_terms(train, terms, fixed, start=start).params
         errors += [float(np.median(task_errors(run, params))) for run in test]
     return float(np.mean(errors))
 
@@ -489,22 +509,24 @@ def _map(fn, jobs: list) -> list:
 
 
 def select_terms(runs: list[TraceRun], candidates: tuple[str, ...] = OPTIONAL_TERMS, folds: int = 3,
-                 min_gain: float = 0.02) -> tuple[tuple[str, ...], list[TermChoice]]:
+                 min_gain: float = 0.02, fixed: dict[str, float] | None = None,
+                 base: tuple[str, ...] = BASE_TERMS) -> tuple[tuple[str, ...], list[TermChoice]]:
     """Stepwise selection by cross-validation, from the base terms: each forward round tries every
     remaining optional term on top of the terms kept so far and keeps the best one if it lowers
     the held-out error by at least `min_gain` (relative); it stops when none does, and then drops
     again, one by one, kept terms the held-out error is lower without. Terms are tried
     with the ones kept, not alone, because they act together: on the differential cases a per-
     executor background load alone changed nothing (0.237 -> 0.236), but on top of the per-item
-    wait it lowered the held-out task error from 0.131 to 0.101."""
-    kept = tuple(BASE_TERMS)
+    wait it lowered the held-out task error from 0.131 to 0.101. Terms in `fixed` keep their
+    values throughout (the platform's, say); `base` are the terms always fitted."""
+    kept = tuple(base)
     choices: list[TermChoice] = []
-    current = cv_error(runs, kept, folds)
-    remaining = [c for c in candidates if not (c == "thread_parallel_fraction" and
-                                                max(r.threads_used for r in runs) <= 1)]
+    current = cv_error(runs, kept, folds, fixed=fixed)
+    remaining = [c for c in candidates if c not in kept and c not in (fixed or {}) and
+                 not (c == "thread_parallel_fraction" and max(r.threads_used for r in runs) <= 1)]
     while remaining:
-        start = fit_terms(runs, kept).params     # the folds' fits start from the terms kept so far
-        tried = dict(zip(remaining, _map(_cv_of, [(runs, kept + (c,), folds, start) for c in remaining])))
+        start = fit_terms(runs, kept, fixed).params     # the folds' fits start from the terms kept so far
+        tried = dict(zip(remaining, _map(_cv_of, [(runs, kept + (c,), folds, start, fixed) for c in remaining])))
         best = min(remaining, key=lambda c: tried[c])
         if tried[best] >= current * (1 - min_gain):
             choices += [TermChoice(c, False, current, tried[c]) for c in sorted(remaining, key=lambda c: tried[c])]
@@ -517,9 +539,9 @@ def select_terms(runs: list[TraceRun], candidates: tuple[str, ...] = OPTIONAL_TE
     # cases the per-executor background load came before the executors' warm-up, and once the
     # warm-up was in, the held-out error was lower without it: 0.0761 against 0.0771). Drop
     # the optional term whose removal lowers the held-out error most, while one does.
-    while len(kept) > len(BASE_TERMS) + 1:
-        optional = [t for t in kept if t not in BASE_TERMS]
-        without = dict(zip(optional, _map(_cv_of, [(runs, tuple(t for t in kept if t != c), folds)
+    while len(kept) > len(base) + 1:
+        optional = [t for t in kept if t not in base]
+        without = dict(zip(optional, _map(_cv_of, [(runs, tuple(t for t in kept if t != c), folds, None, fixed)
                                                    for c in optional])))
         worst = min(optional, key=lambda c: without[c])
         if without[worst] >= current:
@@ -539,18 +561,33 @@ class Calibration:
     fit: TraceFit
     choices: list[TermChoice]
     uncertainty: dict[str, float | None]
+    held: dict[str, float] = field(default_factory=dict)   # terms held at given values (the platform's)
 
 
 def calibrate_traces(runs: list[TraceRun], driver: dict[str, float], choose_terms: bool = True,
                      terms: tuple[str, ...] | None = None, folds: int = 3,
-                     fixed: dict[str, float] | None = None) -> Calibration:
+                     fixed: dict[str, float] | None = None,
+                     platform: dict[str, float] | str | None = None) -> Calibration:
     """The cost model of `runs`: terms chosen by cross-validation (or the given `terms`), fitted on
-    every run, the noise spreads from the residuals, the driver delays as given."""
+    every run, the noise spreads from the residuals, the driver delays as given.
+
+    `platform`: the platform's terms (`calibration.platform`), held at these values in the
+    selection and the fit; None reads the bundled platform file, {} leaves them off, "fit" fits
+    them from the logs beside the base terms. `fixed` holds further terms (and wins); a term
+    named in `terms` is fitted."""
+    if platform == "fit":
+        held, base = {}, BASE_TERMS + PLATFORM_TERMS
+    else:
+        held, base = dict(load_platform() if platform is None else platform), BASE_TERMS
+    held.update(fixed or {})
+    if terms is not None:
+        held = {t: v for t, v in held.items() if t not in terms}
     choices: list[TermChoice] = []
     if terms is None:
         # One run cannot be cross-validated: it gets the base terms only.
-        terms, choices = select_terms(runs, folds=folds) if choose_terms and len(runs) >= 2 else (BASE_TERMS, [])
-    fit = fit_terms(runs, terms, fixed)
+        terms, choices = (select_terms(runs, folds=folds, fixed=held, base=base) if choose_terms and len(runs) >= 2
+                          else (base, []))
+    fit = fit_terms(runs, terms, held)
     residuals, imports, items = [], [], []
     for run in runs:
         demand = Replay(run).demand_residuals(fit.params)
@@ -564,4 +601,4 @@ def calibrate_traces(runs: list[TraceRun], driver: dict[str, float], choose_term
     params.update(_spreads(np.array(residuals), np.array(imports), np.array(items), params, len(fit.terms)))
     params.update(driver)
     model = CostModel.from_params(params, where="fitted model")
-    return Calibration(model, fit, choices, {t: None for t in TERMS})
+    return Calibration(model, fit, choices, {t: None for t in TERMS}, held)

@@ -278,7 +278,7 @@ class SchedulerBackend:
             elif stage.threads == 1:
                 ex.machine.start(run, cpu)
             else:
-                ex.machine.start_threads(run, cpu, stage.threads, self.cost_model.useful_threads(stage.threads))
+                ex.machine.start_threads(run, cpu, self.cost_model.useful_threads(stage.threads))
         # Totals once per round: nothing reads them while the launches are handed out.
         n = len(launches)
         self._next_task_id = task_id
@@ -307,7 +307,7 @@ class SchedulerBackend:
         elif threads == 1:
             ex.machine.start(run, cpu)
         else:
-            ex.machine.start_threads(run, cpu, threads, self.cost_model.useful_threads(threads))
+            ex.machine.start_threads(run, cpu, self.cost_model.useful_threads(threads))
 
     @staticmethod
     def _open_gate(ex: Executor, gate: int, cpu: float) -> None:

@@ -2,18 +2,21 @@
 
 The operating system shares the cores among runnable threads, so the model shares them per
 thread: with k runnable threads on a machine whose tasks can use `capacity` cores, every thread
-runs at rate min(1, capacity / (k * penalty)), and a task with `threads` threads (numpy's
-OpenBLAS uses one per visible core unless told otherwise) of which `useful` do work progresses
-at `useful` times that rate. With one thread per task this is the classic min(1, cores / n):
+runs at rate min(1, capacity / (k * penalty)), and a task with several threads (numpy's
+OpenBLAS uses one per visible core unless told otherwise) of which `useful` threads' worth do
+work counts `useful` runnable threads and progresses at `useful` times that rate. Threads that
+do no work do not hold a core: OpenBLAS's idle threads spin a moment, then sleep. On this
+project's machine a Chainer MLP task with 2 BLAS threads ran no faster alone than its per-item
+CPU under contention, and its runs were predicted best with one thread per task: 1.8 % median
+held-out error against 8.0 % when both threads took a core share (README, "Other jobs"). With
+one thread per task this is the classic min(1, cores / n):
 an oversubscribed box (several worker hosts on one machine) slows all its tasks equally.
-Three refinements, each 0 or 1 (off) unless a calibrated cost model sets them:
+Two refinements, each 0 (off) unless a calibrated cost model sets it:
 - `capacity` is the machine's cores less a background load per executor on it (each executor
   is a JVM with its own heartbeats, GC and shuffle service: `executor_background_cores`);
 - `penalty` = 1 + `oversubscription_penalty` x (k - capacity) / capacity once k exceeds the
   capacity: many runnable processes do less work per second than few (context switches,
   caches, spinning BLAS threads);
-- a task whose threads do not all do useful work (`useful` < `threads`) still occupies a core
-  share per thread, which is how extra BLAS threads slow their neighbours.
 
 The queue is event-driven with a virtual clock, as processor-sharing queues are usually
 simulated: `virtual` is the service one thread has received since the machine started, it
@@ -74,7 +77,7 @@ class Machine:
         self.capacity = float(cores)             # cores left to tasks (less executors' background)
         self.penalty = oversubscription_penalty  # loss of throughput per unit of oversubscription
         self._threads = 0                        # runnable threads of the running tasks
-        self._threads_of: dict[int, int] = {}    # arrival seq -> threads, for tasks of more than one
+        self._threads_of: dict[int, float] = {}  # arrival seq -> runnable threads, for tasks of more than one
         self._heap: list[tuple[float, int, Any]] = []   # (finish tag, arrival seq, task)
         self._virtual = 0.0
         self._updated_at = 0.0
@@ -116,9 +119,9 @@ class Machine:
         self._threads += 1
         self._reschedule()
 
-    def start_threads(self, task: Any, work: float, threads: int, useful: float) -> None:
-        """Begin serving `task`, which needs `work` CPU seconds on `threads` threads of which
-        `useful` do its work; `on_complete(task)` follows."""
+    def start_threads(self, task: Any, work: float, useful: float) -> None:
+        """Begin serving `task`, which needs `work` CPU seconds done by `useful` threads' worth of
+        runnable threads; `on_complete(task)` follows."""
         if self.dedicated:   # alone on its cores: it runs `useful` times as fast
             done = _Completion()
             done.callbacks = self._done_callbacks
@@ -128,8 +131,8 @@ class Machine:
         self._advance()
         self._seq += 1
         heapq.heappush(self._heap, (self._virtual + work / useful, self._seq, task))
-        self._threads += threads
-        self._threads_of[self._seq] = threads
+        self._threads += useful
+        self._threads_of[self._seq] = useful
         self._reschedule()
 
     def _dedicated_done(self, event: _Completion) -> None:

@@ -39,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=("linear", "trace"), default="linear",
                         help="linear: CPU demands under processor sharing, fitted linearly (default); trace: the logs "
                              "replayed through the model's machine, terms chosen by cross-validation")
+    parser.add_argument("--platform", metavar="P", default=None,
+                        help="--method trace: the platform's own costs (an executor JVM's JIT burst): a platform "
+                             "JSON file (default: the bundled one, measured on this project's 2-core machine), "
+                             "'fit' to fit them from the logs, or 'none' to leave them out")
 
 
 def _fmt(value: float, se: float | None) -> str:
@@ -50,10 +54,19 @@ def run(args) -> int:
     # Imported here, not at the top: the CLI imports every command module to build its parser,
     # and calibration (scipy, the event-log reader) would add about 0.7 s to `sparkdelay --help`.
     from sparkdelay.calibration.pipeline import calibrate
+    from sparkdelay.calibration.platform import load_platform
     from sparkdelay.eventlog.log import write_csv
 
+    if args.platform is not None and args.method != "trace":
+        raise UserError("--platform: applies to --method trace only")
+    if args.platform in (None, "fit"):
+        platform = args.platform         # the bundled platform file, or fitted from the logs
+    elif args.platform == "none":
+        platform = {}
+    else:
+        platform = load_platform(args.platform)
     fit, doc, per_log = calibrate(args.logs, args.cluster, args.workload, args.local_cores, args.method,
-                                  max_load=args.max_load)
+                                  max_load=args.max_load, platform=platform)
     out = Path(args.output)
     outputs = [("-o", out, lambda p: p.write_text(json.dumps(doc, indent=2) + "\n"))]
     if args.samples_csv:
@@ -92,6 +105,8 @@ def run(args) -> int:
     if terms:
         print(f"  terms kept: {', '.join(terms['kept'])} (task duration error {terms['task_duration_error']:.1%}, "
               f"job span error {terms['job_span_error']:.1%})")
+        for name, value in terms.get("held", {}).items():
+            print(f"  held    {name:26s} {value:.6g} (the platform's: --platform)")
         for c in terms["choices"]:
             verdict = "kept" if c["kept"] else "dropped"
             print(f"  {verdict:7s} {c['term']:26s} held-out task error {c['cv_task_error_without']:.1%} without, "
