@@ -3,7 +3,7 @@
 Some costs belong to the software stack and the hardware, not to the job. An executor JVM that
 starts running tasks burns CPU beside them for a while: its JIT compiler threads and class
 loading for the task path. Measured with per-process CPU sampling beside real runs
-(`data/cpu-probe`, 14 runs of two unlike jobs), it was 1.50 CPU-seconds per executor plus 0.054
+(`data/cpu-probe`, 12 runs of two unlike jobs), it was 1.50 CPU-seconds per executor plus 0.054
 per task, the same for a job that sleeps and one that loops in Python. The per-task share is in
 each job's task overhead. The burst is the model's `executor_jit_s`.
 

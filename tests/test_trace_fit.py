@@ -11,6 +11,8 @@ the runs need and drops one they do not.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from sparkdelay.app.presets import local_cluster, study_job
@@ -27,11 +29,13 @@ NOISELESS = dict(worker_startup_sd_s=0.0, task_overhead_sd_s=0.0, cpu_per_item_s
                  submit_delay_s=0.05, stage_gap_s=0.05, collect_s=0.01)
 
 
-def _runs(tmp_path, model: CostModel, configs=((1, 4), (1, 20), (2, 9), (2, 20), (3, 40))):
+def _runs(tmp_path, model: CostModel, configs=((1, 4), (1, 20), (2, 9), (2, 20), (3, 40)), threads: int = 1):
     runs = []
     for n, p in configs:
         cluster = local_cluster(nodes=n, wait="0s", cores=2)
         job = study_job(partitions=p)
+        if threads > 1:
+            job = replace(job, pyspark=replace(job.pyspark, workload=replace(job.pyspark.workload, threads=threads)))
         result = simulate(cluster, job, model, seed=n * 100 + p)
         path = write_eventlog(result, cluster, tmp_path, app_id=f"sim-n{n}-p{p}", item_bytes=1000)
         hosts = tuple(e.host for e in cluster.executors)
@@ -82,6 +86,19 @@ def test_the_fit_recovers_the_executors_jit_burst(tmp_path):
     fit = fit_terms(runs, tuple(truth))
     assert fit.params["executor_jit_s"] == pytest.approx(1.2, rel=0.05)
     assert fit.span_error < 0.01
+
+
+def test_the_fit_recovers_how_much_of_a_tasks_threads_work(tmp_path):
+    """Tasks of 2 BLAS threads, one and a half threads' worth of them working: the replay counts a
+    task's working threads on the cores as the simulator does, so the fraction comes back, and
+    threads that do no work (the fraction's off value, 0) take no core share."""
+    truth = TRUTH | {"thread_parallel_fraction": 0.5}
+    runs = _runs(tmp_path, CostModel(**truth, **NOISELESS), threads=2)
+    assert {t.threads for r in runs for t in r.tasks if t.kind == "reduce"} == {2}
+    fit = fit_terms(runs, tuple(truth))
+    assert fit.params["thread_parallel_fraction"] == pytest.approx(0.5, abs=0.03)
+    assert fit.span_error < 0.01
+    assert fit_terms(runs, tuple(TRUTH)).params["thread_parallel_fraction"] == 0.0
 
 
 def test_noise_spreads_are_demand_spreads_not_finish_errors(tmp_path):
