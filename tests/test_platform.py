@@ -13,32 +13,14 @@ import json
 import pytest
 
 from sparkdelay.app.cli import main
-from sparkdelay.app.presets import local_cluster, study_job
 from sparkdelay.calibration.platform import PLATFORM_TERMS, bundled_platform_path, load_platform
-from sparkdelay.calibration.trace_fit import BASE_TERMS, calibrate_traces, trace_run
-from sparkdelay.eventlog.reader import read_eventlog
-from sparkdelay.eventlog.writer import write_eventlog
-from sparkdelay.sim.model.cluster import MachineMap, MachineSpec
+from sparkdelay.calibration.trace_fit import BASE_TERMS, calibrate_traces
 from sparkdelay.sim.model.costs import CostModel
-from sparkdelay.sim.model.engine import simulate
+
+from test_trace_fit import NOISELESS, _runs   # simulated runs written as event logs and read back
 
 BASE_TRUTH = dict(worker_startup_s=1.5, task_overhead_s=0.3, cpu_per_item_s=0.4, map_task_overhead_s=0.6,
                   map_cpu_per_item_s=0.0)
-NOISELESS = dict(worker_startup_sd_s=0.0, task_overhead_sd_s=0.0, cpu_per_item_sd_s=0.0,
-                 submit_delay_s=0.05, stage_gap_s=0.05, collect_s=0.01)
-
-
-def _runs(tmp_path, model: CostModel):
-    runs = []
-    for n, p in ((1, 4), (1, 20), (2, 9), (2, 20), (3, 40)):
-        cluster = local_cluster(nodes=n, wait="0s", cores=2)
-        job = study_job(partitions=p)
-        path = write_eventlog(simulate(cluster, job, model, seed=n * 100 + p), cluster, tmp_path,
-                              app_id=f"sim-n{n}-p{p}", item_bytes=1000)
-        hosts = tuple(e.host for e in cluster.executors)
-        runs.append(trace_run(read_eventlog(path), MachineMap({h: MachineSpec("box", 2, hosts) for h in hosts}),
-                              job.pyspark.workload))
-    return runs
 
 
 def test_the_bundled_platform_is_the_measured_jit_burst():
