@@ -59,7 +59,7 @@ real-demo: $(STAMP)
 		model=$(REAL_DEMO_OUT)/model.json; \
 		echo "real-demo: $(BUNDLED_MODEL) not found: fitting $$model to the bundled runs in $(BUNDLED_SWEEP)"; \
 		$(BIN)/sparkdelay calibrate $(BUNDLED_SWEEP)/index.jsonl --cluster $(BUNDLED_SWEEP)/cluster.yaml \
-			--workload $(WORKLOAD) -o $$model || exit $$?; \
+			--workload $(WORKLOAD) --method linear -o $$model || exit $$?; \
 	fi; \
 	$(BIN)/sparkdelay validate $(REAL_DEMO_OUT)/index.jsonl --model $$model --workload $(WORKLOAD)
 	@echo "real-demo: runs in $(REAL_DEMO_OUT)/; for figures: sparkdelay report --runs $(REAL_DEMO_OUT) --out $(REAL_DEMO_OUT)/report"

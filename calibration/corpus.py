@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Callable
 
 from sparkdelay.calibration.fit import _driver
 from sparkdelay.calibration.heldout import (Run, baseline, evaluate, load_sweep, run_to_run_spread,
@@ -94,31 +95,45 @@ def few_shot_runs(runs: list[Run], design: tuple[tuple[int, int], ...] = FEW_SHO
 
 
 def workload_heldout(name: str, shared: list[Run], pinned: list[Run], reps: int, seed: int,
-                     method: str, others: list[Run] | None = None) -> dict:
+                     method: str, others: list[Run] | None = None,
+                     progress: Callable[[str], None] | None = None) -> dict:
+    """The splits of one workload; `progress(split name)` after each (a split's fit and its
+    simulations take minutes with the trace fit)."""
     train_p = set(INTERPOLATION_TRAIN)
     few = few_shot_runs(shared)
-    splits = [
-        evaluate("A_interpolation", f"fit on P in {sorted(train_p)}, predict the other P",
-                 *split_by_partitions(shared, train_p), reps, seed, method),
-        evaluate("B_more_nodes", "fit on N = 1-2, predict N = 3",
-                 *split_by_nodes(shared), reps, seed, method, baseline_of=linear_in_nodes),
-        evaluate("C_other_hardware", "fit on the shared sweep, predict the pinned sweep", shared, pinned,
-                 reps, seed, method),
-        evaluate("D_few_shot", "fit on N1 P8, N2 P20, N3 P40 (wait 3 s), predict the whole grid",
-                 few, [r for r in shared if r not in few], reps, seed, method),
+    rest = [r for r in shared if r not in few]
+    plan = [
+        lambda: evaluate("A_interpolation", f"fit on P in {sorted(train_p)}, predict the other P",
+                         *split_by_partitions(shared, train_p), reps, seed, method),
+        lambda: evaluate("B_more_nodes", "fit on N = 1-2, predict N = 3",
+                         *split_by_nodes(shared), reps, seed, method, baseline_of=linear_in_nodes),
+        lambda: evaluate("C_other_hardware", "fit on the shared sweep, predict the pinned sweep", shared, pinned,
+                         reps, seed, method),
+        lambda: evaluate("D_few_shot", "fit on N1 P8, N2 P20, N3 P40 (wait 3 s), predict the whole grid",
+                         few, rest, reps, seed, method),
     ]
     if others and method == "trace":
-        splits.append(evaluate("E_other_workloads", "machine terms from the other workloads, job terms from "
-                               "the three few-shot runs, predict the whole grid", few,
-                               [r for r in shared if r not in few], reps, seed, method,
-                               fitter=job_on_machine(machine_terms(others))))
+        plan.append(lambda: evaluate("E_other_workloads", "machine terms from the other workloads, job terms from "
+                                     "the three few-shot runs, predict the whole grid", few, rest, reps, seed, method,
+                                     fitter=job_on_machine(machine_terms(others))))
+    splits = []
+    for step in plan:
+        splits.append(step())
+        if progress is not None:
+            progress(f"{name} {splits[-1].name}")
     return {"workload": name, "splits": splits,
             "spread": {"shared": run_to_run_spread(shared), "pinned": run_to_run_spread(pinned)}}
 
 
+def splits_of(method: str, has_others: bool) -> int:
+    """How many splits `workload_heldout` runs per workload (for a progress bar's total)."""
+    return 5 if has_others and method == "trace" else 4
+
+
 def corpus_heldout(corpus: Path, reps: int = 20, seed: int = 0, method: str = "trace",
                    only: list[str] | None = None, skipped: list[str] | None = None,
-                   max_load: float | None = None) -> list[dict]:
+                   max_load: float | None = None,
+                   progress: Callable[[str], None] | None = None) -> list[dict]:
     loaded = {}
     for name in workloads(corpus):
         base = Path(corpus) / name
@@ -129,5 +144,5 @@ def corpus_heldout(corpus: Path, reps: int = 20, seed: int = 0, method: str = "t
         if only and name not in only:
             continue
         others = [r for other, (s, _) in loaded.items() if other != name for r in s]
-        out.append(workload_heldout(name, shared, pinned, reps, seed, method, others))
+        out.append(workload_heldout(name, shared, pinned, reps, seed, method, others, progress))
     return out

@@ -50,6 +50,7 @@ class LinearFit:
     predicted: np.ndarray
     residuals: np.ndarray
     notes: list[str] = field(default_factory=list)
+    unidentified: tuple[str, ...] = ()   # columns left out as not identifiable (set to 0)
 
 
 def _redundancy(col: np.ndarray, others: np.ndarray, intercepts: np.ndarray) -> float:
@@ -115,7 +116,7 @@ def fit_linear(X: np.ndarray, y: np.ndarray, names: tuple[str, ...], drop_order:
             notes.append("normal matrix singular: no standard errors")
     else:
         notes.append(f"{n} samples for {p} parameters: no standard errors")
-    return LinearFit(params, se, predicted, residuals, notes)
+    return LinearFit(params, se, predicted, residuals, notes, tuple(n for j, n in enumerate(names) if j not in keep))
 
 
 def _spreads(residuals: np.ndarray, fresh: np.ndarray, items: np.ndarray, params: dict[str, float],
@@ -163,6 +164,9 @@ class ModelFit:
     predicted: np.ndarray
     jobs: list[DriverSample]
     notes: list[str]
+    # Terms these tasks cannot tell apart from the others (every reduce task of the same size,
+    # say): the linear fit sets them to 0, and the trace fit holds them there too.
+    unidentified: tuple[str, ...] = ()
 
     @property
     def residuals(self) -> np.ndarray:
@@ -208,7 +212,7 @@ def fit_model(tasks: list[TaskSample], jobs: list[DriverSample]) -> ModelFit:
     params.update(dparams)
     uncertainty.update(dse)
     model = CostModel.from_params(params, where="fitted model")
-    return ModelFit(model, uncertainty, tasks, lfit.predicted, jobs, notes + lfit.notes)
+    return ModelFit(model, uncertainty, tasks, lfit.predicted, jobs, notes + lfit.notes, lfit.unidentified)
 
 
 def model_document(fit: ModelFit, logs: list[str], cluster: str | None, workload: str | None) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 from sparkdelay.sim.model.cluster import load_machines
 from sparkdelay.sim.model.job import load_workload
@@ -16,7 +17,7 @@ from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.calibration.fit import ModelFit, _driver, fit_model, model_document
 from sparkdelay.calibration.samples import LogSamples, samples_from_log
 from sparkdelay.calibration.heldout import row_workload
-from sparkdelay.calibration.trace_fit import calibrate_traces, trace_run
+from sparkdelay.calibration.trace_fit import TERMS, calibrate_traces, trace_run
 from sparkdelay.eventlog.run_index import read_index, recorded_partitioners
 from sparkdelay.sim.model.job import PySparkWorkload
 from sparkdelay.calibration.validate import calibrated_range, measured_run
@@ -45,9 +46,10 @@ def _with_partitioner(workload: PySparkWorkload | None, partitioner: str | None)
 
 
 def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, workload: str | Path | None = None,
-              local_cores: int | None = None, method: str = "linear",
+              local_cores: int | None = None, method: str = "trace",
               max_load: float | None = None,
-              platform: dict[str, float] | str | None = None) -> tuple[ModelFit, dict, list[LogSamples]]:
+              platform: dict[str, float] | str | None = None,
+              progress: Callable[[str], None] | None = None) -> tuple[ModelFit, dict, list[LogSamples]]:
     """Fit the cost model to every log named by `log_args`; return (fit, model.json dict, per-log samples).
 
     `linear` fits CPU demands recovered under processor sharing; `trace` replays the logs through
@@ -55,7 +57,8 @@ def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, wor
     choices are in the document's `fit_report.terms`. With `max_load`, runs whose index row
     recorded a higher 1-minute load at their start are left out (and counted in the notes).
     `platform` is the trace fit's (`calibrate_traces`): None holds the platform's terms at the
-    bundled platform file's values, {} leaves them off, "fit" fits them from the logs."""
+    bundled platform file's values, {} leaves them off, "fit" fits them from the logs; `progress`
+    hears of each step of its term selection."""
     machines = load_machines(cluster)
     if local_cores is not None:
         machines = replace(machines, local_cores=local_cores)
@@ -79,9 +82,9 @@ def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, wor
     per_log = [samples_from_log(log, machines, wl_of[log.path]) for log in logs]
     tasks = [t for s in per_log for t in s.tasks]
     jobs = [j for s in per_log for j in s.jobs]
+    named = ", ".join(map(str, log_args[:3])) + (" ..." if len(log_args) > 3 else "")
     if not any(t.kind == "reduce" for t in tasks):
         # Said here, where the logs are known: the fit itself only sees their tasks.
-        named = ", ".join(map(str, log_args[:3])) + (" ..." if len(log_args) > 3 else "")
         raise UserError(f"{named}: no successful reduce tasks of a PySpark shuffle job (partitionBy -> collect) "
                         f"in {'this log' if len(logs) == 1 else f'these {len(logs)} logs'}")
     fit = fit_model(tasks, jobs)
@@ -101,7 +104,15 @@ def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, wor
     doc["calibrated_range"] = calibrated_range(measured)
     if method == "trace":
         runs = [r for log in logs if (r := trace_run(log, machines, wl_of[log.path])) is not None]
-        cal = calibrate_traces(runs, _driver(jobs)[0], platform=platform)
+        if not runs:
+            raise UserError(f"{named}: no PySpark shuffle job with its submission and completion logged "
+                            f"to replay (--method trace); --method linear fits the tasks alone")
+        # A term the tasks cannot identify (no task exercises it, or it is collinear with the
+        # others, as the per-item cost is when every reduce task has the same items) is as
+        # unidentifiable for the replay: the fit would split one duration among them at random
+        # (one run of one reduce task came out 4.4 s start-up + 5.5 s overhead + 2.6 s per item).
+        unseen = {t: 0.0 for t in fit.unidentified if t in TERMS}
+        cal = calibrate_traces(runs, _driver(jobs)[0], fixed=unseen, platform=platform, progress=progress)
         doc["params"] = {k: v for k, v in cal.model.__dict__.items()}
         doc["uncertainty"] = {}
         doc["fit_report"]["method"] = "trace"

@@ -49,6 +49,7 @@ import sys
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -510,7 +511,8 @@ def _map(fn, jobs: list) -> list:
 
 def select_terms(runs: list[TraceRun], candidates: tuple[str, ...] = OPTIONAL_TERMS, folds: int = 3,
                  min_gain: float = 0.02, fixed: dict[str, float] | None = None,
-                 base: tuple[str, ...] = BASE_TERMS) -> tuple[tuple[str, ...], list[TermChoice]]:
+                 base: tuple[str, ...] = BASE_TERMS,
+                 progress: Callable[[str], None] | None = None) -> tuple[tuple[str, ...], list[TermChoice]]:
     """Stepwise selection by cross-validation, from the base terms: each forward round tries every
     remaining optional term on top of the terms kept so far and keeps the best one if it lowers
     the held-out error by at least `min_gain` (relative); it stops when none does, and then drops
@@ -518,10 +520,13 @@ def select_terms(runs: list[TraceRun], candidates: tuple[str, ...] = OPTIONAL_TE
     with the ones kept, not alone, because they act together: on the differential cases a per-
     executor background load alone changed nothing (0.237 -> 0.236), but on top of the per-item
     wait it lowered the held-out task error from 0.131 to 0.101. Terms in `fixed` keep their
-    values throughout (the platform's, say); `base` are the terms always fitted."""
+    values throughout (the platform's, say); `base` are the terms always fitted. `progress(what)`
+    is called after each step (each takes a dozen fits or more)."""
+    say = progress or (lambda what: None)
     kept = tuple(base)
     choices: list[TermChoice] = []
     current = cv_error(runs, kept, folds, fixed=fixed)
+    say(f"base terms: held-out task error {current:.1%}")
     remaining = [c for c in candidates if c not in kept and c not in (fixed or {}) and
                  not (c == "thread_parallel_fraction" and max(r.threads_used for r in runs) <= 1)]
     while remaining:
@@ -530,8 +535,10 @@ def select_terms(runs: list[TraceRun], candidates: tuple[str, ...] = OPTIONAL_TE
         best = min(remaining, key=lambda c: tried[c])
         if tried[best] >= current * (1 - min_gain):
             choices += [TermChoice(c, False, current, tried[c]) for c in sorted(remaining, key=lambda c: tried[c])]
+            say(f"no further term lowers the held-out error {min_gain:.0%}")
             break
         choices.append(TermChoice(best, True, current, tried[best]))
+        say(f"kept {best}: held-out task error {tried[best]:.1%}")
         kept += (best,)
         current = tried[best]
         remaining.remove(best)
@@ -547,6 +554,7 @@ def select_terms(runs: list[TraceRun], candidates: tuple[str, ...] = OPTIONAL_TE
         if without[worst] >= current:
             break
         choices.append(TermChoice(worst, False, without[worst], current))
+        say(f"dropped {worst} again: held-out task error {without[worst]:.1%}")
         kept = tuple(t for t in kept if t != worst)
         current = without[worst]
     return kept, choices
@@ -567,14 +575,15 @@ class Calibration:
 def calibrate_traces(runs: list[TraceRun], driver: dict[str, float], choose_terms: bool = True,
                      terms: tuple[str, ...] | None = None, folds: int = 3,
                      fixed: dict[str, float] | None = None,
-                     platform: dict[str, float] | str | None = None) -> Calibration:
+                     platform: dict[str, float] | str | None = None,
+                     progress: Callable[[str], None] | None = None) -> Calibration:
     """The cost model of `runs`: terms chosen by cross-validation (or the given `terms`), fitted on
     every run, the noise spreads from the residuals, the driver delays as given.
 
     `platform`: the platform's terms (`calibration.platform`), held at these values in the
     selection and the fit; None reads the bundled platform file, {} leaves them off, "fit" fits
     them from the logs beside the base terms. `fixed` holds further terms (and wins); a term
-    named in `terms` is fitted."""
+    named in `terms` is fitted. `progress` is `select_terms`'s."""
     if platform == "fit":
         held, base = {}, BASE_TERMS + PLATFORM_TERMS
     else:
@@ -585,7 +594,8 @@ def calibrate_traces(runs: list[TraceRun], driver: dict[str, float], choose_term
     choices: list[TermChoice] = []
     if terms is None:
         # One run cannot be cross-validated: it gets the base terms only.
-        terms, choices = (select_terms(runs, folds=folds, fixed=held, base=base) if choose_terms and len(runs) >= 2
+        terms, choices = (select_terms(runs, folds=folds, fixed=held, base=base, progress=progress)
+                          if choose_terms and len(runs) >= 2
                           else (base, []))
     fit = fit_terms(runs, terms, held)
     residuals, imports, items = [], [], []

@@ -178,7 +178,7 @@ def synthetic(tmp_path):
 
 
 def test_fit_recovers_exact_costs(synthetic):
-    fit, doc, _ = calibrate([synthetic / "logs"], synthetic / "cluster.yaml", synthetic / "workload.yaml")
+    fit, doc, _ = calibrate([synthetic / "logs"], synthetic / "cluster.yaml", synthetic / "workload.yaml", method="linear")
     p = doc["params"]
     for name, value in TRUTH.items():
         assert p[name] == pytest.approx(value, rel=0.03, abs=2e-3 if "byte" not in name else 1e-6), name
@@ -193,7 +193,7 @@ def test_fit_recovers_exact_costs(synthetic):
 def test_ignoring_shared_cores_would_bias_the_fit(synthetic):
     # Without the cluster file the loopback hosts share os.cpu_count() cores instead: with
     # more cores than the truth, durations are read as CPU and the per-item cost comes out high.
-    _, doc, _ = calibrate([synthetic / "logs"], None, synthetic / "workload.yaml", local_cores=64)
+    _, doc, _ = calibrate([synthetic / "logs"], None, synthetic / "workload.yaml", local_cores=64, method="linear")
     assert doc["params"]["cpu_per_item_s"] > 1.1 * TRUTH["cpu_per_item_s"]
 
 
@@ -204,7 +204,7 @@ def test_fit_with_noise_recovers_means_and_spread(tmp_path):
         write_log(logs / f"app-{i}", [(1, 9), (2, 14), (1, 6)], seed=10 + i, sd=0.3, app=f"app-{i}")
     (tmp_path / "c.yaml").write_text(CLUSTER_YAML)
     (tmp_path / "w.yaml").write_text(WORKLOAD_YAML)
-    _, doc, _ = calibrate([logs], tmp_path / "c.yaml", tmp_path / "w.yaml")
+    _, doc, _ = calibrate([logs], tmp_path / "c.yaml", tmp_path / "w.yaml", method="linear")
     p, se = doc["params"], doc["uncertainty"]
     assert p["cpu_per_item_s"] == pytest.approx(TRUTH["cpu_per_item_s"], abs=4 * se["cpu_per_item_s"] + 0.02)
     assert p["worker_startup_s"] == pytest.approx(TRUTH["worker_startup_s"], abs=4 * se["worker_startup_s"] + 0.1)
@@ -260,7 +260,8 @@ def test_cli_writes_model_and_summary(synthetic, capsys):
     out = synthetic / "model.json"
     csv = synthetic / "samples.csv"
     rc = main(["calibrate", str(synthetic / "logs"), "--cluster", str(synthetic / "cluster.yaml"),
-               "--workload", str(synthetic / "workload.yaml"), "-o", str(out), "--samples-csv", str(csv)])
+               "--workload", str(synthetic / "workload.yaml"), "-o", str(out), "--samples-csv", str(csv),
+               "--method", "linear"])
     assert rc == 0
     doc = json.loads(out.read_text())
     assert doc["format"] == "sparkdelay-model/1" and doc["source"]["cluster"].endswith("cluster.yaml")
@@ -327,7 +328,7 @@ def test_user_errors(synthetic, tmp_path, capsys):
 
 
 def test_without_workload_uses_records_and_notes_it(synthetic):
-    _, doc, _ = calibrate([synthetic / "logs"], synthetic / "cluster.yaml")
+    _, doc, _ = calibrate([synthetic / "logs"], synthetic / "cluster.yaml", method="linear")
     notes = " ".join(doc["fit_report"]["notes"])
     assert "shuffle records read" in notes and "map items unknown" in notes
     assert doc["params"]["map_cpu_per_item_s"] == 0.0
@@ -352,3 +353,21 @@ def test_unexercised_columns_are_left_out():
                      intercepts=("task_overhead_s", "map_task_overhead_s"))
     assert fit.params == pytest.approx({"task_overhead_s": 0.1, "map_task_overhead_s": 0.0, "cpu_per_item_s": 0.3})
     assert fit.se["map_task_overhead_s"] is None and fit.se["cpu_per_item_s"] is not None
+
+
+def test_the_trace_fit_holds_at_zero_what_the_logs_cannot_identify(tmp_path, capsys):
+    """One run with one reduce task cannot tell a per-item cost or a worker start-up from the
+    task's overhead. The default (trace) fit holds those terms at 0, as the linear fit sets them,
+    and says so, instead of splitting the task's one duration among them at random."""
+    log = sorted((Path(__file__).parent.parent / "data" / "runs" / "shared" / "eventlogs").iterdir())[0]
+    out = tmp_path / "m.json"
+    assert main(["calibrate", str(log), "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["fit_report"]["method"] == "trace" and doc["fit_report"]["reduce_tasks"] == 1
+    held = doc["fit_report"]["terms"]["held"]
+    assert held["cpu_per_item_s"] == held["worker_startup_s"] == 0.0
+    assert doc["params"]["cpu_per_item_s"] == doc["params"]["worker_startup_s"] == 0.0
+    assert doc["params"]["task_overhead_s"] > 0
+    printed = capsys.readouterr().out
+    assert "held    cpu_per_item_s             0 (not identifiable from these logs)" in printed
+    assert "trace fit, task duration error" in printed

@@ -115,7 +115,7 @@ def test_calibrate_recovers_known_costs(tmp_path):
     workload.write_text(
         "pyspark:\n  keys: {format: 'shard-{:02d}', count: %d}\n  python_hash_seed: 0\n"
         "  map_slices: 1\n  python_version: '%d.%d'\n" % (KEYS, *sys.version_info[:2]))
-    fit, doc, per_log = calibrate([logdir], workload=workload, local_cores=os.cpu_count())
+    fit, doc, per_log = calibrate([logdir], workload=workload, local_cores=os.cpu_count(), method="linear")
     p, report = doc["params"], doc["fit_report"]
     # Other processes on a shared machine stretch every task beyond what processor sharing among
     # Spark's own tasks explains; the log cannot show that, so scale the truth by the measured

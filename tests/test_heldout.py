@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sparkdelay.app.cli import main
 from sparkdelay.calibration.heldout import baseline, evaluate, load_sweep, run_to_run_spread
 from sparkdelay.ground.errors import UserError
 from sparkdelay.sim.model.job import load_workload
@@ -73,3 +74,40 @@ def test_a_sweep_cut_off_mid_row_is_read_as_far_as_it_goes(tmp_path):
     assert run.row == first and len(skipped) == 1 and "index.jsonl:2: last line is cut off" in skipped[0]
     with pytest.raises(UserError, match=r"index\.jsonl:2: not a JSON object"):
         load_sweep("shared", folder, workload)
+
+
+def _small_corpus(tmp_path: Path, job: str, keep) -> Path:
+    """A corpus folder with one workload: the bundled corpus's runs of `job` that `keep` accepts."""
+    source = REPO / "data" / "corpus" / job / "shared"
+    folder = tmp_path / "corpus" / job / "shared"
+    (folder / "eventlogs").mkdir(parents=True)
+    shutil.copy2(source / "cluster.yaml", folder / "cluster.yaml")
+    rows = [json.loads(line) for line in (source / "index.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r.get("status") == "ok" and keep(r)]
+    for r in rows:
+        shutil.copy2(source / r["event_log"], folder / r["event_log"])
+    (folder / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return tmp_path / "corpus"
+
+
+def test_the_corpus_splits_report_each_split_and_show_their_progress(tmp_path, capsys):
+    """`heldout --corpus`: one table per workload with its splits (a split without runs says so),
+    and a progress bar on stderr that counts the splits, since each takes minutes with the trace fit."""
+    corpus = _small_corpus(tmp_path, "pyloop", lambda r: r["wait"] == "3s" and r["rep"] == 1)
+    assert main(["heldout", "--corpus", str(corpus), "--method", "linear", "--reps", "2", "--json"]) == 0
+    out, err = capsys.readouterr()
+    (workload,) = json.loads(out)["workloads"]
+    splits = {s["name"]: s for s in workload["splits"]}
+    assert list(splits) == ["A_interpolation", "B_more_nodes", "C_other_hardware", "D_few_shot"]
+    assert splits["C_other_hardware"]["test_runs"] == 0 and "not enough real runs" in splits["C_other_hardware"]["note"]
+    assert splits["B_more_nodes"]["test_runs"] == sum(1 for line in (corpus / "pyloop/shared/index.jsonl").open()
+                                                      if json.loads(line)["nodes"] == 3)
+    assert 0 <= splits["A_interpolation"]["median_ape"] <= splits["A_interpolation"]["p90_ape"]
+    assert "heldout" in err and "4/4" in err and "pyloop D_few_shot" in err
+
+
+def test_the_corpus_splits_refuse_a_workload_the_corpus_does_not_have(tmp_path, capsys):
+    corpus = _small_corpus(tmp_path, "pyloop", lambda r: r["nodes"] == 1 and r["rep"] == 1)
+    assert main(["heldout", "--corpus", str(corpus), "--job", "lenet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--job" in err and "'lenet'" in err and "pyloop" in err

@@ -119,14 +119,28 @@ def _print_splits(doc: dict) -> None:
 
 
 def _corpus(args) -> int:
-    from sparkdelay.calibration.corpus import corpus_heldout, workloads
+    from tqdm import tqdm
+
+    from sparkdelay.calibration.corpus import corpus_heldout, splits_of, workloads
 
     corpus = Path(args.corpus)
     if not corpus.is_dir() or not workloads(corpus):
         raise UserError(f"{corpus}: no workloads (<job>/shared/index.jsonl) in this folder")
+    names = workloads(corpus)
+    unknown = [j for j in args.job or [] if j not in names]
+    if unknown:
+        raise UserError(f"--job: no workload {unknown[0]!r} in {corpus} (it has: {', '.join(names)})")
+    method = args.method or "trace"
+    chosen = [n for n in names if not args.job or n in args.job]
     skipped: list[str] = []
-    results = corpus_heldout(corpus, args.reps, args.seed, args.method or "trace", args.job, skipped, args.max_load)
-    doc = {"corpus": str(corpus), "method": args.method or "trace", "skipped": skipped,
+    # A split is a fit and its simulations: minutes each with the trace fit, so say where it is.
+    with tqdm(total=len(chosen) * splits_of(method, len(names) > 1), file=sys.stderr, desc="heldout",
+              unit="split") as bar:
+        def advance(done: str) -> None:
+            bar.set_postfix_str(done)
+            bar.update(1)
+        results = corpus_heldout(corpus, args.reps, args.seed, method, args.job, skipped, args.max_load, advance)
+    doc = {"corpus": str(corpus), "method": method, "skipped": skipped,
            "workloads": [dict(result_document(r), workload=r["workload"]) for r in results]}
     return emit(doc, args, _print_corpus)
 
