@@ -5,12 +5,11 @@ Each command runs in-process (`sparkdelay.app.cli.main`) in a scratch folder lai
 fresh clone (copies of the repository's `docs/`, `data/` and `tests/data/`), must exit 0 and
 must write the files its options name. A command that reads a file an earlier example writes
 (`validate --model model.json` after `calibrate -o model.json`) runs that example first, with its
-fast settings. The
-ones that take minutes as written (`sweep`, `report` and `demo` simulate the study's whole grid;
-`calibrate` and `differential` choose terms by cross-validated trace fits) run with fast settings
-in the default suite (`FAST`: fewer repetitions, a smaller grid, the linear fit; never another
-path, file or command) and exactly as written under `pytest -m slow`; the others always run as
-written. `cluster`, `run` and `history` need Java and a real Spark: they are skipped, with that reason.
+fast settings. The ones that take minutes as written (`sweep`, `report` and `demo` simulate the
+study's whole grid; `calibrate` and `differential` choose terms by cross-validated trace fits)
+run with fast settings in the default suite (`FAST`: fewer repetitions, a smaller grid, the
+linear fit; never another path, file or command) and exactly as written under `pytest -m slow`;
+the others always run as written. `cluster`, `run` and `history` need Java and a real Spark: they are skipped, with that reason.
 """
 
 from __future__ import annotations
