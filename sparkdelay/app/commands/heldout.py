@@ -124,9 +124,9 @@ def _corpus(args) -> int:
     from sparkdelay.calibration.corpus import corpus_heldout, splits_of, workloads
 
     corpus = Path(args.corpus)
-    if not corpus.is_dir() or not workloads(corpus):
+    names = workloads(corpus) if corpus.is_dir() else []
+    if not names:
         raise UserError(f"{corpus}: no workloads (<job>/shared/index.jsonl) in this folder")
-    names = workloads(corpus)
     unknown = [j for j in args.job or [] if j not in names]
     if unknown:
         raise UserError(f"--job: no workload {unknown[0]!r} in {corpus} (it has: {', '.join(names)})")
