@@ -111,3 +111,11 @@ def test_the_corpus_splits_refuse_a_workload_the_corpus_does_not_have(tmp_path, 
     assert main(["heldout", "--corpus", str(corpus), "--job", "lenet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--job" in err and "'lenet'" in err and "pyloop" in err
+
+
+@pytest.mark.parametrize("folder", ["empty", "missing"])
+def test_a_corpus_folder_without_workloads_is_refused_in_one_line(tmp_path, capsys, folder):
+    (tmp_path / "empty").mkdir()
+    assert main(["heldout", "--corpus", str(tmp_path / folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(tmp_path / folder) in err and "no workloads" in err
