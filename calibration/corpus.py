@@ -112,7 +112,7 @@ def workload_heldout(name: str, shared: list[Run], pinned: list[Run], reps: int,
         lambda: evaluate("D_few_shot", "fit on N1 P8, N2 P20, N3 P40 (wait 3 s), predict the whole grid",
                          few, rest, reps, seed, method),
     ]
-    if others and method == "trace":
+    if has_other_workloads_split(method, bool(others)):
         plan.append(lambda: evaluate("E_other_workloads", "machine terms from the other workloads, job terms from "
                                      "the three few-shot runs, predict the whole grid", few, rest, reps, seed, method,
                                      fitter=job_on_machine(machine_terms(others))))
@@ -125,9 +125,14 @@ def workload_heldout(name: str, shared: list[Run], pinned: list[Run], reps: int,
             "spread": {"shared": run_to_run_spread(shared), "pinned": run_to_run_spread(pinned)}}
 
 
+def has_other_workloads_split(method: str, has_others: bool) -> bool:
+    """Split E needs other workloads' runs and the trace fit's machine terms."""
+    return has_others and method == "trace"
+
+
 def splits_of(method: str, has_others: bool) -> int:
     """How many splits `workload_heldout` runs per workload (for a progress bar's total)."""
-    return 5 if has_others and method == "trace" else 4
+    return 4 + has_other_workloads_split(method, has_others)
 
 
 def corpus_heldout(corpus: Path, reps: int = 20, seed: int = 0, method: str = "trace",
