@@ -307,7 +307,7 @@ class Replay:
         # to the fixed point (a few passes; one without either).
         passes = _DAEMON_PASSES if p["executor_start_s"] or bursts else 1
         for _ in range(passes):
-            before = np.r_[ready, np.concatenate(burst_end)] if passes > 1 else None
+            before = np.concatenate([ready, *burst_end]) if passes > 1 else None
             start = np.maximum(self.launch, ready[self.executor]) if p["executor_start_s"] else self.launch
             predicted = np.empty(len(self.launch))
             residual = np.empty(len(self.launch))
@@ -318,10 +318,11 @@ class Replay:
                 s, e, w = start[idx], np.maximum(start[idx], recorded_end[idx]), useful[idx]
                 if p["executor_start_s"]:
                     d0 = self.launch[self.first[execs]]
-                    s, e, w = np.r_[s, d0], np.r_[e, np.maximum(d0, ready[execs])], np.r_[w, np.ones(len(execs))]
+                    s, e, w = (np.concatenate((s, d0)), np.concatenate((e, np.maximum(d0, ready[execs]))),
+                               np.concatenate((w, np.ones(len(execs)))))
                 if bursts:
-                    s, e, w = (np.r_[s, burst_from[m]], np.r_[e, burst_end[m]],
-                               np.r_[w, np.ones(len(burst_from[m]))])
+                    s, e, w = (np.concatenate((s, burst_from[m])), np.concatenate((e, burst_end[m])),
+                               np.concatenate((w, np.ones(len(burst_from[m])))))
                 times, rates, cum = _rate_profile(s, e, w, cores, registered, p["executor_background_cores"],
                                                   p["oversubscription_penalty"])
                 predicted[idx] = _served_until(times, rates, cum, start[idx], work[idx]) + wait[idx]
@@ -333,7 +334,7 @@ class Replay:
                     ready[execs] = _served_until(times, rates, cum, d0, np.full(len(execs), p["executor_start_s"]))
                 if bursts:
                     burst_end[m] = _served_until(times, rates, cum, burst_from[m], burst_work[m])
-            if passes > 1 and np.all(np.abs(np.r_[ready, np.concatenate(burst_end)] - before) < 1e-4):
+            if passes > 1 and np.all(np.abs(np.concatenate([ready, *burst_end]) - before) < 1e-4):
                 break
         return predicted, residual
 
@@ -342,24 +343,24 @@ def _rate_profile(s, e, w, cores: int, registered: np.ndarray, background: float
     """Per-thread rate of a machine as a step function of time: breakpoints, the rate from each
     on, and the service one thread has received by each (all numpy arrays)."""
     live = e > s
-    t = np.r_[s[live], e[live]]
-    dk = np.r_[w[live], -w[live]]
+    t = np.concatenate((s[live], e[live]))
+    dk = np.concatenate((w[live], -w[live]))
     if background:
-        t = np.r_[t, registered]
-        dk = np.r_[dk, np.zeros(len(registered))]
+        t = np.concatenate((t, registered))
+        dk = np.concatenate((dk, np.zeros(len(registered))))
     order = np.argsort(t, kind="stable")
     t, k = t[order], np.cumsum(dk[order])
-    last = np.r_[t[1:] != t[:-1], True] if len(t) else np.zeros(0, dtype=bool)
+    last = np.concatenate((t[1:] != t[:-1], [True])) if len(t) else np.zeros(0, dtype=bool)
     t, k = t[last], np.maximum(k[last], 0.0)
-    times = np.r_[min(0.0, t[0]) - 1.0 if len(t) else 0.0, t]
-    k = np.r_[0.0, k]
+    times = np.concatenate(([min(0.0, t[0]) - 1.0 if len(t) else 0.0], t))
+    k = np.concatenate(([0.0], k))
     cap = np.full(len(times), float(cores))
     if background:
         cap = np.maximum(cores - background * np.searchsorted(registered, times, side="right"), 1e-3 * cores)
     over = k > cap
     rates = np.ones(len(times))
     rates[over] = cap[over] / (k[over] * (1.0 + penalty * (k[over] - cap[over]) / cap[over]))
-    cum = np.r_[0.0, np.cumsum(np.diff(times) * rates[:-1])]
+    cum = np.concatenate(([0.0], np.cumsum(np.diff(times) * rates[:-1])))
     return times, rates, cum
 
 
@@ -570,6 +571,18 @@ class Calibration:
     choices: list[TermChoice]
     uncertainty: dict[str, float | None]
     held: dict[str, float] = field(default_factory=dict)   # terms held at given values (the platform's)
+
+
+def held_unidentified(unidentified) -> dict[str, float]:
+    """The trace fit's terms among `unidentified` (the columns the linear fit of the same runs'
+    tasks left out, `calibration.fit`), held at 0.
+
+    A term the tasks cannot identify (no task exercises it, or it is collinear with the others,
+    as the per-item cost is when every reduce task has the same items, or the map's when every
+    map task has) is as unidentifiable for the replay: the fit would split one duration among
+    them at random (one run of one reduce task came out 4.4 s start-up + 5.5 s overhead + 2.6 s
+    per item)."""
+    return {t: 0.0 for t in unidentified if t in TERMS}
 
 
 def calibrate_traces(runs: list[TraceRun], driver: dict[str, float], choose_terms: bool = True,

@@ -23,13 +23,14 @@ def test_quick_bench_writes_every_figure(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
     for key in ("machine", "simpy_raw_events_per_second", "large_stage", "scaling", "study_grid_seconds",
-                "real_vs_model", "profile", "targets"):
+                "real_vs_model", "trace_replay", "profile", "targets"):
         assert key in data, key
     for key in ("cpu_count", "python", "load_average_at_start"):
         assert key in data["machine"], key
     for spread in (data["large_stage"]["seconds"], data["large_stage"]["tasks_per_second"],
                    data["large_stage"]["peak_rss_mb"], data["study_grid_seconds"]["seconds"],
-                   data["simpy_raw_events_per_second"]["process_timeout_loop"]):
+                   data["simpy_raw_events_per_second"]["process_timeout_loop"],
+                   data["trace_replay"]["replays_per_second"], data["trace_replay"]["base_fit_seconds"]):
         assert {"median", "min", "max", "runs"} <= set(spread)
         assert spread["min"] <= spread["median"] <= spread["max"]
     sizes = [k for k in data["scaling"] if not k.startswith("ratio_")]

@@ -23,6 +23,11 @@ at the start of every run; the machine may be shared, so read them with the load
   `sparkdelay.app.bundled`: driver wall time and job
   duration of a real local Spark run) against the seconds needed to simulate the same
   configuration with the `local` preset.
+- `trace_replay`: the trace fit's inner loop (`calibration.trace_fit.Replay`): replays per
+  second of the bundled shared-machine runs with the platform's JIT burst and a daemon start
+  (each replay iterates the daemons' and bursts' ends to their fixed point), and the seconds of
+  one least-squares fit of the base terms on those runs. `calibrate`'s default trace fit runs
+  some hundred such fits while it chooses the terms.
 - `profile`: cProfile of the large stage, top functions by cumulative and by own time
   (`reports/bench_profile.txt`).
 """
@@ -53,14 +58,14 @@ from sparkdelay.sim.model.engine import simulate
 from sparkdelay.sim.model.job import JobSpec, StageSpec
 from sparkdelay.sim.policy.locality import TaskLocation
 
-from sparkdelay.app.bundled import RUNS, bundled, shown
+from sparkdelay.app.bundled import RUNS, SHARED_RUNS, WORKLOAD, bundled, shown
 from sparkdelay.app.presets import local_cluster, study_job
 from sparkdelay.app.runspec import RunSpec
 from sparkdelay.app.sweep import run_sweep
 
 REPORTS = Path("reports")     # default output folder, under the current directory (`make bench`: the repository's)
 
-BENCHMARKS = ("simpy_raw", "large_stage", "scaling", "study_grid", "real_vs_model", "profile")
+BENCHMARKS = ("simpy_raw", "large_stage", "scaling", "study_grid", "real_vs_model", "trace_replay", "profile")
 
 # Targets on the reference machine (2 cores); checked and reported, never asserted in tests.
 TARGETS = {
@@ -324,6 +329,40 @@ def bench_real_vs_model(quick: bool) -> dict:
     }
 
 
+def bench_trace_replay(quick: bool) -> dict:
+    from sparkdelay.calibration.heldout import load_sweep
+    from sparkdelay.calibration.platform import load_platform
+    from sparkdelay.calibration.trace_fit import BASE_TERMS, OFF, Replay, fit_terms
+    from sparkdelay.sim.model.job import load_workload
+
+    runs = [r.trace for r in load_sweep("shared", bundled(SHARED_RUNS), load_workload(bundled(WORKLOAD)))
+            if r.trace is not None]
+    if quick:
+        runs = runs[:3]
+    # Typical values of the bundled MLP's fit, the platform's burst, and a daemon start: the
+    # replay then runs its fixed-point passes, as most fits' replays do.
+    params = {**OFF, "task_overhead_s": 0.3, "map_task_overhead_s": 0.5, "worker_startup_s": 1.0,
+              "cpu_per_item_s": 0.3, "executor_start_s": 0.3, **load_platform()}
+    replays = [Replay(r) for r in runs]
+    rounds, reps = (2, 1) if quick else (20, 5)
+    rates, loads = [], []
+    for _ in range(reps):
+        loads.append(_load())
+        t0 = time.perf_counter()
+        for _ in range(rounds):
+            for rep in replays:
+                rep.predict(params)
+        rates.append(rounds * len(replays) / (time.perf_counter() - t0))
+    fits, fit_loads = [], []
+    for _ in range(1 if quick else 3):
+        fit_loads.append(_load())
+        t0 = time.perf_counter()
+        fit_terms(runs, BASE_TERMS, dict(load_platform()))
+        fits.append(time.perf_counter() - t0)
+    return {"runs": len(runs), "tasks": sum(sum(t.fitted for t in r.tasks) for r in runs),
+            "replays_per_second": _spread(rates, loads), "base_fit_seconds": _spread(fits, fit_loads)}
+
+
 def bench_profile(quick: bool, out_path: Path | None) -> dict:
     tasks, executors = (10_000, 100) if quick else (100_000, 1000)
     cluster, job = large_stage(tasks, executors)
@@ -431,6 +470,10 @@ def _table(results: dict) -> str:
                          f"{rv['real_driver_wall_total_s']:.0f} / {rv['model_wall_total_s']:.3f}", "", "", "", ""))
         else:
             rows.append(("real vs model", "n/a", "", "", "", rv["note"][:40]))
+    tr = results.get("trace_replay")
+    if tr:
+        add(f"trace fit: replays/s of {tr['runs']} real runs", tr["replays_per_second"], "{:,.0f}")
+        add("trace fit: one base-terms fit, s", tr["base_fit_seconds"])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "-" * len(lines[0]))
@@ -485,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         "scaling": ("scaling", lambda: bench_scaling(args.quick)),
         "study_grid": ("study_grid_seconds", lambda: bench_study_grid(args.quick)),
         "real_vs_model": ("real_vs_model", lambda: bench_real_vs_model(args.quick)),
+        "trace_replay": ("trace_replay", lambda: bench_trace_replay(args.quick)),
         "profile": ("profile", lambda: bench_profile(args.quick, prof_out)),
     }
     for name in BENCHMARKS:
