@@ -232,10 +232,17 @@ def _corpus(args) -> int:
            "workloads": rows, "skipped": skipped}
     if args.json:
         print(json.dumps(doc, indent=2))
-        return 0
-    print(f"few-shot design {args.design}: " + "; ".join(
+    else:
+        print_corpus(doc)
+    return 0
+
+
+def print_corpus(doc: dict) -> None:
+    """The text form of `recommend --corpus`'s document: one line per workload, and its notes."""
+    rows, skipped = doc["workloads"], doc["skipped"]
+    print(f"few-shot design {doc['design']}: " + "; ".join(
         f"{w['workload']} " + ", ".join(f"N{n} P{p}" for n, p, _ in w.get("few_shot", ())) for w in rows))
-    print(f"{'workload':<10} {'recommended (few-shot ' + args.method + ')':<32} {'regret':>7}   "
+    print(f"{'workload':<10} {'recommended (few-shot ' + doc['method'] + ')':<32} {'regret':>7}   "
           f"{'best measured':<22} {'defaults regret':>15} {'most P, N regret':>16}")
     for w in rows:
         if "note" in w:
@@ -263,4 +270,3 @@ def _corpus(args) -> int:
                   f"regret {confirmed['regret']:.1%} (95 % {lo:.1%} to {hi:.1%})")
     for note in skipped:
         print(f"skipped: {note}")
-    return 0
