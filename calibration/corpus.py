@@ -25,10 +25,9 @@ import math
 from pathlib import Path
 from typing import Callable
 
-from sparkdelay.calibration.fit import _driver
 from sparkdelay.calibration.heldout import (Run, baseline, evaluate, load_sweep, run_to_run_spread,
-                                           split_by_nodes, split_by_partitions)
-from sparkdelay.calibration.trace_fit import BASE_TERMS, calibrate_traces
+                                           split_by_nodes, split_by_partitions, trace_calibration)
+from sparkdelay.calibration.trace_fit import BASE_TERMS
 from sparkdelay.sim.model.costs import CostModel
 
 INTERPOLATION_TRAIN = (1, 4, 8, 20, 40)
@@ -37,21 +36,19 @@ FEW_SHOT_WAIT = "3s"
 # Properties of the machine and its software stack, not of a job (split E).
 MACHINE_TERMS = ("executor_start_s", "worker_fork_s", "oversubscription_penalty", "executor_background_cores")
 JOB_TERMS = BASE_TERMS + ("wait_per_task_s", "wait_per_item_s")
+SPLITS = "ABCDE"   # the splits' letters, in the order they run
 
 
 def machine_terms(others: list[Run]) -> dict[str, float]:
     """The machine's terms as a calibration on other workloads' runs chose and fitted them."""
-    jobs = [j for r in others for j in r.samples.jobs]
-    cal = calibrate_traces([r.trace for r in others if r.trace is not None], _driver(jobs)[0])
+    cal = trace_calibration(others)
     return {t: getattr(cal.model, t) for t in MACHINE_TERMS}
 
 
 def job_on_machine(machine: dict[str, float]):
     """A fitter: the job's own terms fitted on its runs, the machine's terms as given."""
     def fitter(train: list[Run]) -> CostModel:
-        jobs = [j for r in train for j in r.samples.jobs]
-        return calibrate_traces([r.trace for r in train if r.trace is not None], _driver(jobs)[0],
-                                choose_terms=False, terms=JOB_TERMS, fixed=machine).model
+        return trace_calibration(train, terms=JOB_TERMS, fixed=machine).model
     return fitter
 
 
@@ -96,28 +93,30 @@ def few_shot_runs(runs: list[Run], design: tuple[tuple[int, int], ...] = FEW_SHO
 
 def workload_heldout(name: str, shared: list[Run], pinned: list[Run], reps: int, seed: int,
                      method: str, others: list[Run] | None = None,
-                     progress: Callable[[str], None] | None = None) -> dict:
-    """The splits of one workload; `progress(split name)` after each (a split's fit and its
-    simulations take minutes with the trace fit)."""
+                     progress: Callable[[str], None] | None = None, only: str = SPLITS) -> dict:
+    """The splits of one workload (those of `only`'s letters); `progress(split name)` after each
+    (a split's fit and its simulations take minutes with the trace fit)."""
     train_p = set(INTERPOLATION_TRAIN)
     few = few_shot_runs(shared)
     rest = [r for r in shared if r not in few]
-    plan = [
-        lambda: evaluate("A_interpolation", f"fit on P in {sorted(train_p)}, predict the other P",
-                         *split_by_partitions(shared, train_p), reps, seed, method),
-        lambda: evaluate("B_more_nodes", "fit on N = 1-2, predict N = 3",
-                         *split_by_nodes(shared), reps, seed, method, baseline_of=linear_in_nodes),
-        lambda: evaluate("C_other_hardware", "fit on the shared sweep, predict the pinned sweep", shared, pinned,
-                         reps, seed, method),
-        lambda: evaluate("D_few_shot", "fit on N1 P8, N2 P20, N3 P40 (wait 3 s), predict the whole grid",
-                         few, rest, reps, seed, method),
-    ]
+    plan = {
+        "A": lambda: evaluate("A_interpolation", f"fit on P in {sorted(train_p)}, predict the other P",
+                              *split_by_partitions(shared, train_p), reps, seed, method),
+        "B": lambda: evaluate("B_more_nodes", "fit on N = 1-2, predict N = 3",
+                              *split_by_nodes(shared), reps, seed, method, baseline_of=linear_in_nodes),
+        "C": lambda: evaluate("C_other_hardware", "fit on the shared sweep, predict the pinned sweep", shared, pinned,
+                              reps, seed, method),
+        "D": lambda: evaluate("D_few_shot", "fit on N1 P8, N2 P20, N3 P40 (wait 3 s), predict the whole grid",
+                              few, rest, reps, seed, method),
+    }
     if has_other_workloads_split(method, bool(others)):
-        plan.append(lambda: evaluate("E_other_workloads", "machine terms from the other workloads, job terms from "
+        plan["E"] = lambda: evaluate("E_other_workloads", "machine terms from the other workloads, job terms from "
                                      "the three few-shot runs, predict the whole grid", few, rest, reps, seed, method,
-                                     fitter=job_on_machine(machine_terms(others))))
+                                     fitter=job_on_machine(machine_terms(others)))
     splits = []
-    for step in plan:
+    for letter, step in plan.items():
+        if letter not in only:
+            continue
         splits.append(step())
         if progress is not None:
             progress(f"{name} {splits[-1].name}")
@@ -130,15 +129,15 @@ def has_other_workloads_split(method: str, has_others: bool) -> bool:
     return has_others and method == "trace"
 
 
-def splits_of(method: str, has_others: bool) -> int:
+def splits_of(method: str, has_others: bool, only: str = SPLITS) -> int:
     """How many splits `workload_heldout` runs per workload (for a progress bar's total)."""
-    return 4 + has_other_workloads_split(method, has_others)
+    return len(set(only) & set("ABCD")) + ("E" in only and has_other_workloads_split(method, has_others))
 
 
 def corpus_heldout(corpus: Path, reps: int = 20, seed: int = 0, method: str = "trace",
                    only: list[str] | None = None, skipped: list[str] | None = None,
                    max_load: float | None = None,
-                   progress: Callable[[str], None] | None = None) -> list[dict]:
+                   progress: Callable[[str], None] | None = None, splits: str = SPLITS) -> list[dict]:
     loaded = {}
     for name in workloads(corpus):
         base = Path(corpus) / name
@@ -149,5 +148,5 @@ def corpus_heldout(corpus: Path, reps: int = 20, seed: int = 0, method: str = "t
         if only and name not in only:
             continue
         others = [r for other, (s, _) in loaded.items() if other != name for r in s]
-        out.append(workload_heldout(name, shared, pinned, reps, seed, method, others, progress))
+        out.append(workload_heldout(name, shared, pinned, reps, seed, method, others, progress, splits))
     return out

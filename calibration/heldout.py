@@ -28,7 +28,7 @@ from sparkdelay.sim.model.costs import CostModel
 from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.eventlog.run_index import INDEX_NAME, IndexRow, read_index, row_int, row_partitioner
 from sparkdelay.calibration.fit import _driver, fit_model
-from sparkdelay.calibration.trace_fit import TraceRun, calibrate_traces, trace_run
+from sparkdelay.calibration.trace_fit import Calibration, TraceRun, calibrate_traces, held_unidentified, trace_run
 from sparkdelay.sim.model.cluster import MachineMap, load_machines
 from sparkdelay.sim.model.job import PySparkWorkload
 from sparkdelay.sim.policy.pyspark_partitioning import DEFAULT_PYTHON_VERSION, KeySpec
@@ -181,10 +181,22 @@ def fit(runs: list[Run], method: str = "linear") -> CostModel:
     """The cost model of `runs`: `linear` fits CPU demands recovered under processor sharing
     (`calibration.fit`); `trace` replays the runs through the model's machine and chooses its
     terms by cross-validation (`calibration.trace_fit`)."""
-    jobs = [j for r in runs for j in r.samples.jobs]
     if method == "trace":
-        return calibrate_traces([r.trace for r in runs if r.trace is not None], _driver(jobs)[0]).model
-    return fit_model([t for r in runs for t in r.samples.tasks], jobs).model
+        return trace_calibration(runs).model
+    return fit_model([t for r in runs for t in r.samples.tasks], [j for r in runs for j in r.samples.jobs]).model
+
+
+def trace_calibration(runs: list[Run], terms: tuple[str, ...] | None = None,
+                      fixed: dict[str, float] | None = None) -> Calibration:
+    """`calibrate_traces` of the runs, as `sparkdelay calibrate --method trace` fits their logs:
+    the driver's delays from their jobs, and the terms their tasks cannot identify held at 0
+    (`held_unidentified`), also when `terms` names them."""
+    jobs = [j for r in runs for j in r.samples.jobs]
+    unseen = held_unidentified(fit_model([t for r in runs for t in r.samples.tasks], jobs).unidentified)
+    if terms is not None:
+        terms = tuple(t for t in terms if t not in unseen)
+    return calibrate_traces([r.trace for r in runs if r.trace is not None], _driver(jobs)[0], terms=terms,
+                            fixed={**unseen, **(fixed or {})})
 
 
 def baseline(train: list[Run], run: Run) -> float:

@@ -17,7 +17,7 @@ from sparkdelay.eventlog.reader import read_eventlog
 from sparkdelay.calibration.fit import ModelFit, _driver, fit_model, model_document
 from sparkdelay.calibration.samples import LogSamples, samples_from_log
 from sparkdelay.calibration.heldout import row_workload
-from sparkdelay.calibration.trace_fit import TERMS, calibrate_traces, trace_run
+from sparkdelay.calibration.trace_fit import calibrate_traces, held_unidentified, trace_run
 from sparkdelay.eventlog.run_index import read_index, recorded_partitioners
 from sparkdelay.sim.model.job import PySparkWorkload
 from sparkdelay.calibration.validate import calibrated_range, measured_run
@@ -107,12 +107,8 @@ def calibrate(log_args: list[str | Path], cluster: str | Path | None = None, wor
         if not runs:
             raise UserError(f"{named}: no PySpark shuffle job with its submission and completion logged "
                             f"to replay (--method trace); --method linear fits the tasks alone")
-        # A term the tasks cannot identify (no task exercises it, or it is collinear with the
-        # others, as the per-item cost is when every reduce task has the same items) is as
-        # unidentifiable for the replay: the fit would split one duration among them at random
-        # (one run of one reduce task came out 4.4 s start-up + 5.5 s overhead + 2.6 s per item).
-        unseen = {t: 0.0 for t in fit.unidentified if t in TERMS}
-        cal = calibrate_traces(runs, _driver(jobs)[0], fixed=unseen, platform=platform, progress=progress)
+        cal = calibrate_traces(runs, _driver(jobs)[0], fixed=held_unidentified(fit.unidentified), platform=platform,
+                               progress=progress)
         doc["params"] = {k: v for k, v in cal.model.__dict__.items()}
         doc["uncertainty"] = {}
         doc["fit_report"]["method"] = "trace"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sparkdelay.app.cli import main
-from sparkdelay.calibration.heldout import baseline, evaluate, load_sweep, run_to_run_spread
+from sparkdelay.calibration.heldout import baseline, evaluate, fit, load_sweep, run_to_run_spread
 from sparkdelay.ground.errors import UserError
 from sparkdelay.sim.model.job import load_workload
 
@@ -106,6 +106,21 @@ def test_the_corpus_splits_report_each_split_and_show_their_progress(tmp_path, c
     assert "heldout" in err and "4/4" in err and "pyloop D_few_shot" in err
 
 
+def test_split_runs_only_the_splits_asked_for_and_refuses_one_the_fit_cannot_run(tmp_path, capsys):
+    """`--split` re-runs some splits (each takes minutes with the trace fit); E, the machine's
+    terms from the other workloads, needs the trace fit and another workload, and says so."""
+    corpus = _small_corpus(tmp_path, "pyloop", lambda r: r["wait"] == "3s" and r["rep"] == 1)
+    assert main(["heldout", "--corpus", str(corpus), "--method", "linear", "--reps", "2", "--json",
+                 "--split", "D", "--split", "A"]) == 0
+    out, err = capsys.readouterr()
+    (workload,) = json.loads(out)["workloads"]
+    assert [s["name"] for s in workload["splits"]] == ["A_interpolation", "D_few_shot"] and "2/2" in err
+    for method in ("linear", "trace"):
+        assert main(["heldout", "--corpus", str(corpus), "--method", method, "--split", "E"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "--split E" in err
+
+
 def test_the_corpus_splits_refuse_a_workload_the_corpus_does_not_have(tmp_path, capsys):
     corpus = _small_corpus(tmp_path, "pyloop", lambda r: r["nodes"] == 1 and r["rep"] == 1)
     assert main(["heldout", "--corpus", str(corpus), "--job", "lenet"]) == 2
@@ -119,3 +134,18 @@ def test_a_corpus_folder_without_workloads_is_refused_in_one_line(tmp_path, caps
     assert main(["heldout", "--corpus", str(tmp_path / folder)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and str(tmp_path / folder) in err and "no workloads" in err
+
+
+def test_a_split_fits_its_runs_as_calibrate_does_and_holds_at_zero_what_they_cannot_identify(runs, tmp_path):
+    """A split's training runs are fitted as `sparkdelay calibrate` fits their logs: one run
+    with one reduce task cannot tell a per-item cost or a worker start-up from the task's
+    overhead, and both fits hold them at 0 instead of splitting the duration at random."""
+    (one,) = [r for r in runs if r.row["partitions"] == 1 and r.trace is not None][:1]
+    model = fit([one], "trace")
+    assert model.cpu_per_item_s == model.worker_startup_s == 0.0 and model.task_overhead_s > 0
+    out = tmp_path / "m.json"
+    assert main(["calibrate", str(SHARED / one.row["event_log"]), "--workload", str(REPO / "data/study-workload.yaml"),
+                 "--cluster", str(SHARED / "cluster.yaml"), "-o", str(out)]) == 0
+    params = json.loads(out.read_text())["params"]
+    for term in ("task_overhead_s", "map_task_overhead_s", "cpu_per_item_s", "worker_startup_s"):
+        assert getattr(model, term) == pytest.approx(params[term], rel=1e-9), term

@@ -14,7 +14,9 @@ single other log as `whatif` does (`calibration.one_log`), next to a Sparklens-s
 With `--corpus DIR` (a folder of workloads recorded with `sparkdelay run --job NAME`, such as the
 bundled data/corpus) it runs the corpus splits instead, per workload (`calibration.corpus`):
 interpolation in P, N = 3 from N = 1-2, pinned from shared, and few-shot (three runs -> the
-whole grid), each next to the log(P) and linear-in-N baselines and the run-to-run spread.
+whole grid), and with the trace fit and more than one workload the machine's terms from the
+other workloads; each next to the log(P) and linear-in-N baselines and the run-to-run spread;
+`--split` runs some of them only.
 `--method` picks the fit: `trace` (the runs replayed through the model's machine, terms chosen
 by cross-validation) or `linear` (CPU demands recovered under processor sharing).
 """
@@ -44,6 +46,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--corpus", type=input_path, metavar="DIR", help="run the corpus splits over every workload of DIR "
                         "(<DIR>/<job>/shared and /pinned, as `sparkdelay run --job NAME --out` records them)")
     parser.add_argument("--job", action="append", metavar="NAME", help="with --corpus: only this workload (repeatable)")
+    parser.add_argument("--split", action="append", choices=list("ABCDE"), metavar="LETTER",
+                        help="with --corpus: only this split, A-E (repeatable; default all)")
     parser.add_argument("--one-log", nargs="+", type=input_path, metavar="LOGS",
                         help="runs of one job in several configurations (logs, folders, index.jsonl): predict every "
                              "run from each single other log, as `whatif` does, next to a Sparklens-style baseline")
@@ -121,7 +125,7 @@ def _print_splits(doc: dict) -> None:
 def _corpus(args) -> int:
     from tqdm import tqdm
 
-    from sparkdelay.calibration.corpus import corpus_heldout, splits_of, workloads
+    from sparkdelay.calibration.corpus import SPLITS, corpus_heldout, has_other_workloads_split, splits_of, workloads
 
     corpus = Path(args.corpus)
     names = workloads(corpus) if corpus.is_dir() else []
@@ -132,14 +136,18 @@ def _corpus(args) -> int:
         raise UserError(f"--job: no workload {unknown[0]!r} in {corpus} (it has: {', '.join(names)})")
     method = args.method or "trace"
     chosen = [n for n in names if not args.job or n in args.job]
+    only = "".join(sorted(set(args.split))) if args.split else SPLITS
+    if args.split and "E" in only and not has_other_workloads_split(method, len(names) > 1):
+        raise UserError(f"--split E: the machine's terms from the other workloads need the trace fit and a "
+                        f"second workload in {corpus} (it has: {', '.join(names)}; --method {method})")
     skipped: list[str] = []
     # A split is a fit and its simulations: minutes each with the trace fit, so say where it is.
-    with tqdm(total=len(chosen) * splits_of(method, len(names) > 1), file=sys.stderr, desc="heldout",
+    with tqdm(total=len(chosen) * splits_of(method, len(names) > 1, only), file=sys.stderr, desc="heldout",
               unit="split") as bar:
         def advance(done: str) -> None:
             bar.set_postfix_str(done)
             bar.update(1)
-        results = corpus_heldout(corpus, args.reps, args.seed, method, args.job, skipped, args.max_load, advance)
+        results = corpus_heldout(corpus, args.reps, args.seed, method, args.job, skipped, args.max_load, advance, only)
     doc = {"corpus": str(corpus), "method": method, "skipped": skipped,
            "workloads": [dict(result_document(r), workload=r["workload"]) for r in results]}
     return emit(doc, args, _print_corpus)
