@@ -39,9 +39,10 @@ JOB_TERMS = BASE_TERMS + ("wait_per_task_s", "wait_per_item_s")
 SPLITS = "ABCDE"   # the splits' letters, in the order they run
 
 
-def machine_terms(others: list[Run]) -> dict[str, float]:
-    """The machine's terms as a calibration on other workloads' runs chose and fitted them."""
-    cal = trace_calibration(others)
+def machine_terms(others: list[Run], progress: Callable[[str], None] | None = None) -> dict[str, float]:
+    """The machine's terms as a calibration on other workloads' runs chose and fitted them
+    (`progress(step)` after each step of its term selection: each takes minutes on ~180 runs)."""
+    cal = trace_calibration(others, progress=progress)
     return {t: getattr(cal.model, t) for t in MACHINE_TERMS}
 
 
@@ -93,9 +94,11 @@ def few_shot_runs(runs: list[Run], design: tuple[tuple[int, int], ...] = FEW_SHO
 
 def workload_heldout(name: str, shared: list[Run], pinned: list[Run], reps: int, seed: int,
                      method: str, others: list[Run] | None = None,
-                     progress: Callable[[str], None] | None = None, only: str = SPLITS) -> dict:
+                     progress: Callable[[str], None] | None = None, only: str = SPLITS,
+                     detail: Callable[[str], None] | None = None) -> dict:
     """The splits of one workload (those of `only`'s letters); `progress(split name)` after each
-    (a split's fit and its simulations take minutes with the trace fit)."""
+    (a split's fit and its simulations take minutes with the trace fit), `detail(step)` after
+    each step of split E's term selection."""
     train_p = set(INTERPOLATION_TRAIN)
     few = few_shot_runs(shared)
     rest = [r for r in shared if r not in few]
@@ -112,7 +115,8 @@ def workload_heldout(name: str, shared: list[Run], pinned: list[Run], reps: int,
     if has_other_workloads_split(method, bool(others)):
         plan["E"] = lambda: evaluate("E_other_workloads", "machine terms from the other workloads, job terms from "
                                      "the three few-shot runs, predict the whole grid", few, rest, reps, seed, method,
-                                     fitter=job_on_machine(machine_terms(others)))
+                                     fitter=job_on_machine(machine_terms(
+                                         others, detail and (lambda step: detail(f"{name} E machine terms: {step}")))))
     splits = []
     for letter, step in plan.items():
         if letter not in only:
@@ -137,7 +141,8 @@ def splits_of(method: str, has_others: bool, only: str = SPLITS) -> int:
 def corpus_heldout(corpus: Path, reps: int = 20, seed: int = 0, method: str = "trace",
                    only: list[str] | None = None, skipped: list[str] | None = None,
                    max_load: float | None = None,
-                   progress: Callable[[str], None] | None = None, splits: str = SPLITS) -> list[dict]:
+                   progress: Callable[[str], None] | None = None, splits: str = SPLITS,
+                   detail: Callable[[str], None] | None = None) -> list[dict]:
     loaded = {}
     for name in workloads(corpus):
         base = Path(corpus) / name
@@ -148,5 +153,5 @@ def corpus_heldout(corpus: Path, reps: int = 20, seed: int = 0, method: str = "t
         if only and name not in only:
             continue
         others = [r for other, (s, _) in loaded.items() if other != name for r in s]
-        out.append(workload_heldout(name, shared, pinned, reps, seed, method, others, progress, splits))
+        out.append(workload_heldout(name, shared, pinned, reps, seed, method, others, progress, splits, detail))
     return out

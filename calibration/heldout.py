@@ -20,6 +20,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 from sparkdelay.ground.errors import UserError
 from sparkdelay.ground.sparkconf import parse_duration_ms
@@ -187,16 +188,17 @@ def fit(runs: list[Run], method: str = "linear") -> CostModel:
 
 
 def trace_calibration(runs: list[Run], terms: tuple[str, ...] | None = None,
-                      fixed: dict[str, float] | None = None) -> Calibration:
+                      fixed: dict[str, float] | None = None,
+                      progress: Callable[[str], None] | None = None) -> Calibration:
     """`calibrate_traces` of the runs, as `sparkdelay calibrate --method trace` fits their logs:
     the driver's delays from their jobs, and the terms their tasks cannot identify held at 0
-    (`held_unidentified`), also when `terms` names them."""
+    (`held_unidentified`), also when `terms` names them; `progress` is `select_terms`'s."""
     jobs = [j for r in runs for j in r.samples.jobs]
     unseen = held_unidentified(fit_model([t for r in runs for t in r.samples.tasks], jobs).unidentified)
     if terms is not None:
         terms = tuple(t for t in terms if t not in unseen)
     return calibrate_traces([r.trace for r in runs if r.trace is not None], _driver(jobs)[0], terms=terms,
-                            fixed={**unseen, **(fixed or {})})
+                            fixed={**unseen, **(fixed or {})}, progress=progress)
 
 
 def baseline(train: list[Run], run: Run) -> float:

@@ -147,7 +147,8 @@ def _corpus(args) -> int:
         def advance(done: str) -> None:
             bar.set_postfix_str(done)
             bar.update(1)
-        results = corpus_heldout(corpus, args.reps, args.seed, method, args.job, skipped, args.max_load, advance, only)
+        results = corpus_heldout(corpus, args.reps, args.seed, method, args.job, skipped, args.max_load, advance, only,
+                                 detail=bar.set_postfix_str)
     doc = {"corpus": str(corpus), "method": method, "skipped": skipped,
            "workloads": [dict(result_document(r), workload=r["workload"]) for r in results]}
     return emit(doc, args, _print_corpus)
