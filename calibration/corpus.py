@@ -112,11 +112,14 @@ def workload_heldout(name: str, shared: list[Run], pinned: list[Run], reps: int,
         "D": lambda: evaluate("D_few_shot", "fit on N1 P8, N2 P20, N3 P40 (wait 3 s), predict the whole grid",
                               few, rest, reps, seed, method),
     }
+    def machine_step(step: str) -> None:
+        if detail is not None:
+            detail(f"{name} E machine terms: {step}")
+
     if has_other_workloads_split(method, bool(others)):
         plan["E"] = lambda: evaluate("E_other_workloads", "machine terms from the other workloads, job terms from "
                                      "the three few-shot runs, predict the whole grid", few, rest, reps, seed, method,
-                                     fitter=job_on_machine(machine_terms(
-                                         others, detail and (lambda step: detail(f"{name} E machine terms: {step}")))))
+                                     fitter=job_on_machine(machine_terms(others, machine_step)))
     splits = []
     for letter, step in plan.items():
         if letter not in only:
